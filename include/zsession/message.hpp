@@ -1,0 +1,86 @@
+// zsession/message.hpp - one Jupyter message: identities, the four maps, and buffers.
+#pragma once
+
+#ifndef MSGPACK_NO_BOOST
+#define MSGPACK_NO_BOOST
+#endif
+#include <msgpack.hpp>
+
+#include <memory>
+#include <vector>
+
+#include "zsession/buffer.hpp"
+#include "zsession/error.hpp"
+#include "zsession/header.hpp"
+
+namespace zsession {
+
+/// A message as the application sees it.
+///
+/// metadata and content are msgpack objects (maps) living in the message's zone or, for a
+/// received message, pointing into its received frames; both stay valid as long as the
+/// message lives. A nil metadata or content is sent as an empty map.
+/// Buffers of a received message are views into the received frames (no copy).
+/// Movable, not copyable (use session::make_reply to answer one).
+/// Thread safety: none; a message is used by one thread at a time.
+class message {
+public:
+    message() = default;
+    message(message&&) noexcept = default;
+    message& operator=(message&&) noexcept = default;
+
+    std::vector<buffer> identities;  ///< routing frames before `<IDS|MSG>`
+    zsession::header header;
+    zsession::header parent_header;  ///< empty for a request
+    msgpack::object metadata;
+    msgpack::object content;
+    std::vector<buffer> buffers;
+
+    /// Arena for metadata/content objects built for this message; created on first use.
+    msgpack::zone& zone();
+
+    /// Sets content from any value with a msgpack adaptor (a MSGPACK_DEFINE_MAP struct, a
+    /// std::map, ...), deep-copied into the message's zone.
+    template <class T>
+    void set_content(const T& value) {
+        content = msgpack::object(value, zone());
+    }
+    template <class T>
+    void set_metadata(const T& value) {
+        metadata = msgpack::object(value, zone());
+    }
+    /// Converts content to T. Throws decode_error when content does not have T's shape.
+    template <class T>
+    T content_as() const {
+        return convert<T>(content, "content");
+    }
+    template <class T>
+    T metadata_as() const {
+        return convert<T>(metadata, "metadata");
+    }
+
+    /// Keeps `pin` alive as long as this message (the received frames that metadata and
+    /// content point into). Used by the codec.
+    void pin(std::shared_ptr<const void> p) { pinned_ = std::move(p); }
+    /// Adopts a zone that metadata/content point into. Used by the codec.
+    void adopt_zone(std::unique_ptr<msgpack::zone> z) { zone_ = std::move(z); }
+
+private:
+    template <class T>
+    static T convert(const msgpack::object& o, const char* what) {
+        try {
+            return o.as<T>();
+        } catch (const msgpack::type_error& e) {
+            throw decode_error(std::string(what) + " does not have the expected shape: " +
+                               e.what());
+        }
+    }
+
+    std::shared_ptr<const void> pinned_;
+    std::unique_ptr<msgpack::zone> zone_;
+};
+
+/// Looks up `key` in a map object; nullptr when `map` is not a map or lacks the key.
+const msgpack::object* find_key(const msgpack::object& map, std::string_view key) noexcept;
+
+}  // namespace zsession

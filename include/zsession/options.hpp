@@ -1,0 +1,76 @@
+// zsession/options.hpp - what a session is configured with, and every limit it enforces.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace zsession {
+
+/// How the four maps (header, parent_header, metadata, content) are written on the wire.
+enum class packer_kind {
+    msgpack,  ///< msgpack-c: the fast default.
+};
+
+/// Bounds on what a received message may hold. Each is checked before the bytes it guards
+/// are parsed or allocated; exceeding one throws limit_error (errc::limit) after the whole
+/// message was consumed from the socket.
+struct limits {
+    /// Routing identities before `<IDS|MSG>`. A ROUTER adds one per hop; 32 hops is far more
+    /// than any Jupyter or cluster topology uses.
+    std::size_t max_identities = 32;
+    /// Buffers after content. Each buffer costs one zmq frame and one pin; thousands per
+    /// message would already be a design error upstream.
+    std::size_t max_buffers = 4096;
+    /// Bytes of each of the header, parent_header and metadata frames. Real ones are a few
+    /// hundred bytes; 1 MiB leaves room for rich metadata.
+    std::size_t max_map_bytes = std::size_t{1} << 20;
+    /// Bytes of the content frame. Bulk data belongs in buffers; 256 MiB of inline content
+    /// is a generous ceiling for display data.
+    std::size_t max_content_bytes = std::size_t{256} << 20;
+    /// Bytes of one buffer frame: 4 GiB (arrays of a few GB are normal in a cluster).
+    std::size_t max_buffer_bytes = std::size_t{4} << 30;
+    /// Bytes of all frames of one message together (16 GiB): bounds what one message can
+    /// make the receiver hold. Checked while receiving, frame by frame.
+    std::size_t max_message_bytes = std::size_t{16} << 30;
+    /// Depth of nested maps and arrays in any of the four maps. 64 is deeper than any real
+    /// message and keeps recursive consumers' stacks small.
+    std::size_t max_nesting = 64;
+    /// Bytes one compressed buffer may decompress to (checked against its declared size
+    /// before any allocation).
+    std::size_t max_decompressed_bytes = std::size_t{4} << 30;
+
+    /// Frames after `<IDS|MSG>` that can be legitimate: signature, 4 maps, buffers.
+    std::size_t max_frames_after_delimiter() const noexcept { return 5 + max_buffers; }
+    /// All frames of one message, delimiter included.
+    std::size_t max_frames() const noexcept {
+        return max_identities + 1 + max_frames_after_delimiter();
+    }
+};
+
+/// The default copy_threshold: buffers smaller than this are copied into the frame, larger
+/// ones are handed to libzmq zero-copy. See docs/PROTOCOL.md and the benchmarks.
+inline constexpr std::size_t default_copy_threshold = 50'000;
+
+/// Everything a session is built from. Copied into the session; the session never changes.
+struct session_options {
+    /// HMAC key. Empty means unsigned messages (as in Jupyter): the signature frame is empty
+    /// and incoming signatures are not checked.
+    std::string key;
+    /// "hmac-" followed by any digest OpenSSL knows; Jupyter uses "hmac-sha256".
+    std::string signature_scheme = "hmac-sha256";
+    /// header.username of messages this session makes.
+    std::string username = "zsession";
+    /// header.session of messages this session makes; empty draws a fresh UUID4.
+    std::string session_id;
+    packer_kind packer = packer_kind::msgpack;
+    /// Buffers with size < copy_threshold are copied, the others sent zero-copy.
+    std::size_t copy_threshold = default_copy_threshold;
+    /// How many recent signatures are remembered to reject replays (jupyter_client keeps
+    /// 2^16). 0 disables replay protection.
+    std::size_t replay_history = std::size_t{1} << 16;
+    /// Bounds on received messages.
+    zsession::limits limits;
+};
+
+}  // namespace zsession

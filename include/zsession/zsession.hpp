@@ -1,0 +1,10 @@
+// zsession/zsession.hpp - everything.
+#pragma once
+
+#include "zsession/buffer.hpp"
+#include "zsession/copy_policy.hpp"
+#include "zsession/error.hpp"
+#include "zsession/header.hpp"
+#include "zsession/message.hpp"
+#include "zsession/options.hpp"
+#include "zsession/session.hpp"

@@ -1,0 +1,90 @@
+#include "hmac.hpp"
+
+#include <memory>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "zsession/error.hpp"
+
+namespace zsession::detail {
+
+namespace {
+
+constexpr std::size_t max_digest = EVP_MAX_MD_SIZE;
+
+struct ctx_free {
+    void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
+};
+
+void to_hex(const unsigned char* in, std::size_t n, char* out) noexcept {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < n; ++i) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 0xF];
+    }
+}
+
+}  // namespace
+
+hmac_signer::hmac_signer(std::string_view key, std::string_view scheme) {
+    constexpr std::string_view prefix = "hmac-";
+    if (scheme.substr(0, prefix.size()) != prefix) {
+        throw usage_error("unsupported signature scheme '" + std::string(scheme) + "'");
+    }
+    std::string digest(scheme.substr(prefix.size()));
+    std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(EVP_MD_fetch(nullptr, digest.c_str(),
+                                                                    nullptr),
+                                                       &EVP_MD_free);
+    if (!md) throw usage_error("unknown digest in signature scheme '" + std::string(scheme) + "'");
+    digest_size_ = static_cast<std::size_t>(EVP_MD_get_size(md.get()));
+
+    std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
+                                                          &EVP_MAC_free);
+    if (!mac) throw usage_error("OpenSSL has no HMAC");
+    std::unique_ptr<EVP_MAC_CTX, ctx_free> ctx(EVP_MAC_CTX_new(mac.get()));
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
+        OSSL_PARAM_construct_end(),
+    };
+    // An empty key is "unsigned" and never reaches here; OpenSSL rejects zero-length keys.
+    if (!ctx ||
+        EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                     params) != 1) {
+        throw usage_error("cannot key HMAC with scheme '" + std::string(scheme) + "'");
+    }
+    keyed_ = ctx.release();
+}
+
+hmac_signer::~hmac_signer() { EVP_MAC_CTX_free(keyed_); }
+
+void hmac_signer::mac(std::span<const bytes_view> parts, unsigned char* out) const {
+    std::unique_ptr<EVP_MAC_CTX, ctx_free> ctx(EVP_MAC_CTX_dup(keyed_));
+    if (!ctx) throw std::bad_alloc();
+    for (const auto& p : parts) {
+        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(p.data()), p.size());
+    }
+    std::size_t len = 0;
+    EVP_MAC_final(ctx.get(), out, &len, max_digest);
+}
+
+std::string hmac_signer::sign_hex(std::span<const bytes_view> parts) const {
+    unsigned char digest[max_digest];
+    mac(parts, digest);
+    std::string out(hex_size(), '\0');
+    to_hex(digest, digest_size_, out.data());
+    return out;
+}
+
+bool hmac_signer::verify_hex(bytes_view signature, std::span<const bytes_view> parts) const {
+    if (signature.size() != hex_size()) return false;
+    unsigned char digest[max_digest];
+    mac(parts, digest);
+    char expected[2 * max_digest];
+    to_hex(digest, digest_size_, expected);
+    return CRYPTO_memcmp(expected, signature.data(), hex_size()) == 0;
+}
+
+}  // namespace zsession::detail

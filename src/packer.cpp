@@ -1,0 +1,183 @@
+#include "packer.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace zsession::detail {
+
+namespace {
+
+struct string_writer {
+    std::string& out;
+    void write(const char* p, std::size_t n) { out.append(p, n); }
+};
+
+/// Walks a msgpack document without building it, to bound what unpacking would allocate:
+/// every declared element needs at least one byte of input, so the declared counts of all
+/// containers together may not exceed the frame's size; and depth may not exceed the limit.
+struct bound_checker : msgpack::null_visitor {
+    std::size_t budget;
+    std::size_t max_depth;
+    std::size_t depth = 0;
+    bool over_depth = false, over_size = false;
+
+    bool spend(std::size_t n) {
+        if (n > budget) return !(over_size = true);
+        budget -= n;
+        return true;
+    }
+    bool enter(std::size_t elements) {
+        if (++depth > max_depth) return !(over_depth = true);
+        return spend(elements);
+    }
+    bool start_array(std::uint32_t n) { return enter(n); }
+    bool start_map(std::uint32_t n) { return enter(std::size_t{2} * n); }
+    bool end_array() { return --depth, true; }
+    bool end_map() { return --depth, true; }
+    void parse_error(std::size_t, std::size_t) {}
+    void insufficient_bytes(std::size_t, std::size_t) {}
+};
+
+bool reference_everything(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+}  // namespace
+
+void pack_header(packer_kind, const header& h, std::string& out) {
+    string_writer w{out};
+    msgpack::packer<string_writer> pk(w);
+    if (h.empty()) {
+        pk.pack_map(0);
+        return;
+    }
+    pk.pack_map(6);
+    const std::array<std::pair<std::string_view, const std::string*>, 6> fields{{
+        {"msg_id", &h.msg_id},
+        {"msg_type", &h.msg_type},
+        {"username", &h.username},
+        {"session", &h.session},
+        {"date", &h.date},
+        {"version", &h.version},
+    }};
+    for (const auto& [k, v] : fields) {
+        pk.pack_str(static_cast<std::uint32_t>(k.size()));
+        pk.pack_str_body(k.data(), static_cast<std::uint32_t>(k.size()));
+        pk.pack_str(static_cast<std::uint32_t>(v->size()));
+        pk.pack_str_body(v->data(), static_cast<std::uint32_t>(v->size()));
+    }
+}
+
+void pack_map(packer_kind, const msgpack::object& obj, std::string& out, const char* what) {
+    string_writer w{out};
+    msgpack::packer<string_writer> pk(w);
+    if (obj.type == msgpack::type::NIL) {
+        pk.pack_map(0);
+    } else if (obj.type == msgpack::type::MAP) {
+        pk.pack(obj);
+    } else {
+        throw usage_error(std::string(what) + " must be a map");
+    }
+}
+
+msgpack::object unpack_map(packer_kind, bytes_view bytes, msgpack::zone& zone, const limits& lim,
+                           const char* what) {
+    const std::string where(what);
+    bound_checker check;
+    check.budget = bytes.size();
+    check.max_depth = lim.max_nesting;
+    std::size_t off = 0;
+    bool complete = false;
+    try {
+        complete = msgpack::v2::parse(bytes.chars(), bytes.size(), off, check);
+    } catch (const msgpack::unpack_error& e) {
+        throw decode_error(where + " is not valid msgpack: " + e.what());
+    }
+    if (check.over_depth) throw limit_error(where + " nests deeper than limits.max_nesting");
+    if (check.over_size) throw decode_error(where + " declares more elements than it has bytes");
+    if (!complete) throw decode_error(where + " is not valid msgpack (truncated or malformed)");
+    if (off != bytes.size()) throw decode_error(where + " has trailing bytes after its map");
+
+    msgpack::object obj;
+    try {
+        std::size_t pos = 0;
+        obj = msgpack::unpack(zone, bytes.chars(), bytes.size(), pos, &reference_everything);
+    } catch (const msgpack::unpack_error& e) {
+        throw decode_error(where + " is not valid msgpack: " + e.what());
+    }
+    if (obj.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
+    return obj;
+}
+
+namespace {
+
+// msgpack's timestamp extension (type -1), as Python's msgpack writes datetimes, to ISO 8601.
+std::string timestamp_to_iso(const msgpack::object& o, const std::string& where) {
+    // The three layouts of the timestamp extension (msgpack spec), all big-endian.
+    const auto* p = reinterpret_cast<const unsigned char*>(o.via.ext.data());
+    auto be = [p](std::size_t at, std::size_t n) {
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[at + i];
+        return v;
+    };
+    if (o.via.ext.type() != -1) throw decode_error(where + ".date is an extension, not a timestamp");
+    std::int64_t secs = 0;
+    std::uint32_t nanos = 0;
+    switch (o.via.ext.size) {
+        case 4: secs = static_cast<std::int64_t>(be(0, 4)); break;
+        case 8: {
+            const std::uint64_t v = be(0, 8);
+            nanos = static_cast<std::uint32_t>(v >> 34);
+            secs = static_cast<std::int64_t>(v & 0x3FFFFFFFFull);
+            break;
+        }
+        case 12:
+            nanos = static_cast<std::uint32_t>(be(0, 4));
+            secs = static_cast<std::int64_t>(be(4, 8));
+            break;
+        default: throw decode_error(where + ".date is a timestamp of invalid size");
+    }
+    if (nanos >= 1'000'000'000u) throw decode_error(where + ".date has invalid nanoseconds");
+    std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    if (!gmtime_r(&t, &tm)) throw decode_error(where + ".date is out of range");
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos / 1000);
+    return text;
+}
+
+}  // namespace
+
+header header_from_object(const msgpack::object& map, bool strict, const char* what) {
+    const std::string where(what);
+    if (map.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
+    header h;
+    const std::array<std::pair<std::string_view, std::string*>, 6> fields{{
+        {"msg_id", &h.msg_id},
+        {"msg_type", &h.msg_type},
+        {"username", &h.username},
+        {"session", &h.session},
+        {"date", &h.date},
+        {"version", &h.version},
+    }};
+    for (const auto& [name, field] : fields) {
+        const msgpack::object* v = find_key(map, name);
+        if (!v) {
+            if (strict) throw decode_error(where + " lacks '" + std::string(name) + "'");
+            continue;
+        }
+        if (v->type == msgpack::type::STR) {
+            field->assign(v->via.str.ptr, v->via.str.size);
+        } else if (name == "date" && v->type == msgpack::type::EXT) {
+            *field = timestamp_to_iso(*v, where);
+        } else if (!strict && v->type == msgpack::type::NIL) {
+            continue;
+        } else {
+            throw decode_error(where + "." + std::string(name) + " is not a string");
+        }
+    }
+    return h;
+}
+
+}  // namespace zsession::detail

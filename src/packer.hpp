@@ -1,0 +1,31 @@
+// src/packer.hpp (private) - the four maps to and from wire bytes, for each packer.
+#pragma once
+
+#include <string>
+
+#include "zsession/buffer.hpp"
+#include "zsession/header.hpp"
+#include "zsession/message.hpp"
+#include "zsession/options.hpp"
+
+namespace zsession::detail {
+
+/// Appends the packed form of `h` (`{}` when empty) to `out`.
+void pack_header(packer_kind kind, const header& h, std::string& out);
+/// Appends the packed form of `obj` (a map; nil is written as `{}`) to `out`.
+/// Throws usage_error when `obj` is neither nil nor a map.
+void pack_map(packer_kind kind, const msgpack::object& obj, std::string& out, const char* what);
+
+/// Parses one frame that must hold exactly one map. Strings and binaries may point into
+/// `bytes`, which the caller keeps alive as long as the result. Checks the nesting limit
+/// and that the declared sizes of all containers fit in the frame before anything is
+/// allocated. Throws decode_error (invalid, trailing bytes, not a map) or limit_error.
+msgpack::object unpack_map(packer_kind kind, bytes_view bytes, msgpack::zone& zone,
+                           const limits& lim, const char* what);
+
+/// Reads a header map. With `strict`, every field must be present (msg_id, msg_type,
+/// username, session, date, version); without, missing fields stay empty (parent_header).
+/// Throws decode_error for a missing field or a value of the wrong type.
+header header_from_object(const msgpack::object& map, bool strict, const char* what);
+
+}  // namespace zsession::detail
