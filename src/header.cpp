@@ -24,7 +24,7 @@ std::mt19937_64& thread_rng() {
 std::string new_uuid4() {
     auto& rng = thread_rng();
     std::uint64_t hi = rng(), lo = rng();
-    hi = (hi & ~std::uint64_t{0xF000}) | 0x4000;                             // version 4
+    hi = (hi & ~std::uint64_t{0xF000}) | 0x4000;                           // version 4
     lo = (lo & ~(std::uint64_t{0xC} << 60)) | (std::uint64_t{0x8} << 60);  // variant 10
     static constexpr char hex[] = "0123456789abcdef";
     std::string out(36, '-');

@@ -35,9 +35,8 @@ hmac_signer::hmac_signer(std::string_view key, std::string_view scheme) {
         throw usage_error("unsupported signature scheme '" + std::string(scheme) + "'");
     }
     std::string digest(scheme.substr(prefix.size()));
-    std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(EVP_MD_fetch(nullptr, digest.c_str(),
-                                                                    nullptr),
-                                                       &EVP_MD_free);
+    std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(
+        EVP_MD_fetch(nullptr, digest.c_str(), nullptr), &EVP_MD_free);
     if (!md) throw usage_error("unknown digest in signature scheme '" + std::string(scheme) + "'");
     digest_size_ = static_cast<std::size_t>(EVP_MD_get_size(md.get()));
 
@@ -50,15 +49,16 @@ hmac_signer::hmac_signer(std::string_view key, std::string_view scheme) {
         OSSL_PARAM_construct_end(),
     };
     // An empty key is "unsigned" and never reaches here; OpenSSL rejects zero-length keys.
-    if (!ctx ||
-        EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                     params) != 1) {
+    if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()),
+                             key.size(), params) != 1) {
         throw usage_error("cannot key HMAC with scheme '" + std::string(scheme) + "'");
     }
     keyed_ = ctx.release();
 }
 
-hmac_signer::~hmac_signer() { EVP_MAC_CTX_free(keyed_); }
+hmac_signer::~hmac_signer() {
+    EVP_MAC_CTX_free(keyed_);
+}
 
 void hmac_signer::mac(std::span<const bytes_view> parts, unsigned char* out) const {
     std::unique_ptr<EVP_MAC_CTX, ctx_free> ctx(EVP_MAC_CTX_dup(keyed_));

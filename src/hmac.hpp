@@ -13,7 +13,7 @@ typedef struct evp_mac_ctx_st EVP_MAC_CTX;
 namespace zsession::detail {
 
 class hmac_signer {
-public:
+  public:
     /// `scheme` is "hmac-<digest>". Throws usage_error for an unknown digest.
     hmac_signer(std::string_view key, std::string_view scheme);
     ~hmac_signer();
@@ -28,7 +28,7 @@ public:
     /// Constant-time check of `signature` (exact length first) against the parts' MAC.
     bool verify_hex(bytes_view signature, std::span<const bytes_view> parts) const;
 
-private:
+  private:
     void mac(std::span<const bytes_view> parts, unsigned char* out) const;
 
     EVP_MAC_CTX* keyed_ = nullptr;

@@ -12,7 +12,7 @@ namespace zsession::detail {
 
 /// Remembers the last `capacity` signatures, oldest forgotten first. Thread-safe.
 class replay_history {
-public:
+  public:
     explicit replay_history(std::size_t capacity) : capacity_(capacity) {}
 
     /// Records `signature`; false if it is already remembered (a replay). Always true when
@@ -20,7 +20,7 @@ public:
     bool insert(std::string_view signature);
     std::size_t size() const;
 
-private:
+  private:
     std::size_t capacity_;
     mutable std::mutex mutex_;
     std::unordered_set<std::string> seen_;

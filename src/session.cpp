@@ -28,13 +28,17 @@ session::~session() = default;
 session::session(session&&) noexcept = default;
 session& session::operator=(session&&) noexcept = default;
 
-const session_options& session::options() const noexcept { return impl_->opts; }
-const std::string& session::id() const noexcept { return impl_->opts.session_id; }
+const session_options& session::options() const noexcept {
+    return impl_->opts;
+}
+const std::string& session::id() const noexcept {
+    return impl_->opts.session_id;
+}
 
 header session::make_header(std::string_view msg_type) const {
-    return header{new_uuid4(),        std::string(msg_type),
+    return header{new_uuid4(),          std::string(msg_type),
                   impl_->opts.username, impl_->opts.session_id,
-                  utc_now_iso8601(),  std::string(protocol_version)};
+                  utc_now_iso8601(),    std::string(protocol_version)};
 }
 
 message session::make_message(std::string_view msg_type) const {
@@ -93,7 +97,9 @@ void session::encode_into(const message& m, frames& out) const {
 
 namespace {
 
-bytes_view view_of(const zmq::message_t& f) noexcept { return {f.data(), f.size()}; }
+bytes_view view_of(const zmq::message_t& f) noexcept {
+    return {f.data(), f.size()};
+}
 
 std::size_t find_delimiter(const frames& in, const limits& lim) {
     const std::size_t scan = std::min(in.size(), lim.max_identities + 1);
@@ -143,7 +149,8 @@ message session::decode(frames&& in) const {
         if (signature.size() != impl_->signer->hex_size()) {
             throw signature_error("signature has the wrong length");
         }
-        if (!impl_->signer->verify_hex(signature, parts)) throw signature_error("invalid signature");
+        if (!impl_->signer->verify_hex(signature, parts))
+            throw signature_error("invalid signature");
         if (!impl_->history.insert(signature.as_string_view())) {
             throw replay_error("duplicate signature: replayed message");
         }
@@ -158,7 +165,8 @@ message session::decode(frames&& in) const {
     for (const auto& f : *maps) map_bytes += f.size();
     auto zone = std::make_unique<msgpack::zone>(std::max<std::size_t>(512, 2 * map_bytes));
     const auto& lim = o.limits;
-    const msgpack::object h = detail::unpack_map(o.packer, view_of((*maps)[0]), *zone, lim, "header");
+    const msgpack::object h =
+        detail::unpack_map(o.packer, view_of((*maps)[0]), *zone, lim, "header");
     const msgpack::object p =
         detail::unpack_map(o.packer, view_of((*maps)[1]), *zone, lim, "parent_header");
     m.metadata = detail::unpack_map(o.packer, view_of((*maps)[2]), *zone, lim, "metadata");
@@ -239,7 +247,8 @@ recv_result session::try_recv(zmq::socket_ref socket, zmq::recv_flags flags) con
 }
 
 void apply_limits(zmq::socket_ref socket, const limits& l) {
-    const std::size_t largest = std::max({l.max_buffer_bytes, l.max_content_bytes, l.max_map_bytes});
+    const std::size_t largest =
+        std::max({l.max_buffer_bytes, l.max_content_bytes, l.max_map_bytes});
     socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(largest));
 }
 

@@ -106,8 +106,9 @@ TEST_CASE("make_frame never zero-copies memory that nobody pins") {
 
 TEST_CASE("an empty buffer makes an empty frame in both modes") {
     CHECK(zsession::make_frame(buffer(), zsession::send_mode::zero_copy).size() == 0);
-    CHECK(zsession::make_frame(buffer::take(std::string()), zsession::send_mode::zero_copy).size() ==
-          0);
+    CHECK(
+        zsession::make_frame(buffer::take(std::string()), zsession::send_mode::zero_copy).size() ==
+        0);
 }
 
 TEST_CASE("the keepalive is released exactly once, after libzmq is done") {

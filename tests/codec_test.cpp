@@ -20,7 +20,7 @@ struct request_content {
     std::string code;
     bool silent = false;
     std::vector<int> numbers;
-    MSGPACK_DEFINE_MAP(code, silent, numbers);
+    MSGPACK_DEFINE_MAP(code, silent, numbers)
 };
 
 message sample(const session& s) {
@@ -30,8 +30,8 @@ message sample(const session& s) {
     m.set_metadata(std::map<std::string, int>{{"priority", 3}});
     m.set_content(request_content{"x = 1 + 2", true, {1, 2, 3}});
     m.buffers.push_back(buffer::take(std::vector<double>(10000, 2.5)));  // zero-copy
-    m.buffers.push_back(buffer::take(std::string("small")));            // copied
-    m.buffers.push_back(buffer::take(std::string()));                   // empty
+    m.buffers.push_back(buffer::take(std::string("small")));             // copied
+    m.buffers.push_back(buffer::take(std::string()));                    // empty
     return m;
 }
 
@@ -46,10 +46,9 @@ TEST_CASE("encode writes the Jupyter layout") {
     CHECK(test::str(f[1]) == "route-2");
     CHECK(test::str(f[2]) == "<IDS|MSG>");
     CHECK(f[3].size() == 64);
-    const std::array<bytes_view, 4> parts{bytes_view(f[4].data(), f[4].size()),
-                                          bytes_view(f[5].data(), f[5].size()),
-                                          bytes_view(f[6].data(), f[6].size()),
-                                          bytes_view(f[7].data(), f[7].size())};
+    const std::array<bytes_view, 4> parts{
+        bytes_view(f[4].data(), f[4].size()), bytes_view(f[5].data(), f[5].size()),
+        bytes_view(f[6].data(), f[6].size()), bytes_view(f[7].data(), f[7].size())};
     CHECK(test::str(f[3]) == s.sign(parts));
     CHECK(f[8].size() == 80000);
     CHECK(test::str(f[9]) == "small");
@@ -160,7 +159,8 @@ TEST_CASE("a replayed message is rejected; a fresh one still passes") {
     const frames f = s.encode(s.make_message("t"));
     CHECK_NOTHROW(s.decode(test::clone(f)));
     CHECK_THROWS_AS(s.decode(test::clone(f)), replay_error);
-    CHECK_THROWS_AS(s.decode(test::clone(f)), signature_error);  // replay_error is-a signature_error
+    CHECK_THROWS_AS(s.decode(test::clone(f)),
+                    signature_error);  // replay_error is-a signature_error
     CHECK_NOTHROW(s.decode(s.encode(s.make_message("t"))));
 }
 

@@ -17,6 +17,7 @@ TEST_CASE("new_uuid4 is a canonical version-4 UUID and does not repeat") {
 }
 
 TEST_CASE("utc_now_iso8601 has Jupyter's form with microseconds") {
-    const std::regex form("20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{6}Z");
+    const std::regex form(
+        "20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{6}Z");
     CHECK(std::regex_match(zsession::utc_now_iso8601(), form));
 }

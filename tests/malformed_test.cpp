@@ -33,7 +33,7 @@ std::string packed(const std::function<void(msgpack::packer<msgpack::sbuffer>&)>
 std::string header_map(const session& s, std::initializer_list<std::string> skip = {}) {
     zsession::header h = s.make_header("bad");
     const std::vector<std::pair<std::string, std::string>> all = {
-        {"msg_id", h.msg_id},     {"msg_type", h.msg_type}, {"username", h.username},
+        {"msg_id", h.msg_id},   {"msg_type", h.msg_type}, {"username", h.username},
         {"session", h.session}, {"date", h.date},         {"version", h.version}};
     std::vector<std::pair<std::string, std::string>> kept;
     for (const auto& kv : all) {
@@ -127,8 +127,8 @@ std::vector<bad_case> bad_cases() {
          }},
         {"header that is not a map", errc::decode,
          [](const session& s) {
-             return signed_raw(s, {packed([](auto& pk) { pk.pack_array(0); }), empty_map,
-                                   empty_map, empty_map});
+             return signed_raw(
+                 s, {packed([](auto& pk) { pk.pack_array(0); }), empty_map, empty_map, empty_map});
          }},
         {"header without msg_id", errc::decode,
          [](const session& s) {
@@ -155,9 +155,9 @@ std::vector<bad_case> bad_cases() {
          }},
         {"metadata that is a string", errc::decode,
          [](const session& s) {
-             return signed_raw(s, {header_map(s), empty_map,
-                                   packed([](auto& pk) { pk.pack(std::string("meta")); }),
-                                   empty_map});
+             return signed_raw(s,
+                               {header_map(s), empty_map,
+                                packed([](auto& pk) { pk.pack(std::string("meta")); }), empty_map});
          }},
         {"parent_header with a non-string field", errc::decode,
          [](const session& s) {
@@ -169,8 +169,8 @@ std::vector<bad_case> bad_cases() {
          }},
         {"map declaring 4 billion entries in 5 bytes", errc::decode,
          [](const session& s) {
-             return signed_raw(s, {header_map(s), empty_map, empty_map,
-                                   std::string("\xdf\xff\xff\xff\xff", 5)});
+             return signed_raw(
+                 s, {header_map(s), empty_map, empty_map, std::string("\xdf\xff\xff\xff\xff", 5)});
          }},
         {"content nested deeper than max_nesting", errc::limit,
          [](const session& s) {
@@ -178,13 +178,12 @@ std::vector<bad_case> bad_cases() {
          }},
         {"header frame over max_map_bytes", errc::limit,
          [](const session& s) {
-             return signed_raw(s, {header_map(s), std::string(5000, '\x80'), empty_map,
-                                   empty_map});
+             return signed_raw(s, {header_map(s), std::string(5000, '\x80'), empty_map, empty_map});
          }},
         {"content frame over max_content_bytes", errc::limit,
          [](const session& s) {
-             return signed_raw(s, {header_map(s), empty_map, empty_map,
-                                   std::string(70000, '\x80')});
+             return signed_raw(s,
+                               {header_map(s), empty_map, empty_map, std::string(70000, '\x80')});
          }},
         {"buffer over max_buffer_bytes", errc::limit,
          [](const session& s) {

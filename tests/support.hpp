@@ -35,7 +35,9 @@ struct socket_pair {
     }
 };
 
-inline zmq::message_t frame(std::string_view s) { return zmq::message_t(s.data(), s.size()); }
+inline zmq::message_t frame(std::string_view s) {
+    return zmq::message_t(s.data(), s.size());
+}
 
 /// Sends raw frames (no session layer).
 inline void send_raw(zmq::socket_ref s, zsession::frames&& f) {
@@ -51,6 +53,8 @@ inline zsession::frames clone(const zsession::frames& in) {
     return out;
 }
 
-inline std::string str(const zmq::message_t& f) { return std::string(f.to_string_view()); }
+inline std::string str(const zmq::message_t& f) {
+    return std::string(f.to_string_view());
+}
 
 }  // namespace test

@@ -23,7 +23,7 @@ namespace zsession {
 
 /// A borrowed, read-only run of bytes. Trivially copyable; owns nothing.
 class bytes_view {
-public:
+  public:
     constexpr bytes_view() noexcept = default;
     constexpr bytes_view(const void* data, std::size_t size) noexcept
         : data_(static_cast<const std::byte*>(data)), size_(size) {}
@@ -43,7 +43,7 @@ public:
         return a.size_ == b.size_ && (a.size_ == 0 || std::memcmp(a.data_, b.data_, a.size_) == 0);
     }
 
-private:
+  private:
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
 };
@@ -55,7 +55,7 @@ private:
 /// Thread safety: a buffer may be copied and read from several threads (the pin is a
 /// shared_ptr); the bytes themselves are never written through a buffer.
 class buffer {
-public:
+  public:
     buffer() noexcept = default;
 
     /// Pins `bytes` with `owner`, which must keep them valid. Throws nothing.
@@ -64,7 +64,7 @@ public:
 
     /// Takes over a vector of trivially copyable elements; no byte is copied.
     template <class T>
-        requires std::is_trivially_copyable_v<T>
+    requires std::is_trivially_copyable_v<T>
     static buffer take(std::vector<T>&& v) {
         auto owner = std::make_shared<std::vector<T>>(std::move(v));
         bytes_view bytes{owner->data(), owner->size() * sizeof(T)};
@@ -97,7 +97,7 @@ public:
     /// A sub-range sharing this buffer's pin. Throws std::out_of_range when outside.
     buffer slice(std::size_t offset, std::size_t count) const;
 
-private:
+  private:
     bytes_view view_;
     std::shared_ptr<const void> keepalive_;
 };

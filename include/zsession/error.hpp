@@ -28,21 +28,21 @@ const char* to_string(errc code) noexcept;
 
 /// Base of every zsession exception.
 class error : public std::runtime_error {
-public:
+  public:
     error(errc code, const std::string& what) : std::runtime_error(what), code_(code) {}
     errc code() const noexcept { return code_; }
 
-private:
+  private:
     errc code_;
 };
 
-#define ZSESSION_DEFINE_ERROR(name, base, code_value)                               \
-    class name : public base {                                                      \
-    public:                                                                         \
-        explicit name(const std::string& what) : base(errc::code_value, what) {}   \
-                                                                                    \
-    protected:                                                                      \
-        name(errc code, const std::string& what) : base(code, what) {}             \
+#define ZSESSION_DEFINE_ERROR(name, base, code_value)                            \
+    class name : public base {                                                   \
+      public:                                                                    \
+        explicit name(const std::string& what) : base(errc::code_value, what) {} \
+                                                                                 \
+      protected:                                                                 \
+        name(errc code, const std::string& what) : base(code, what) {}           \
     };
 
 ZSESSION_DEFINE_ERROR(protocol_error, error, protocol)

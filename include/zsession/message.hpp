@@ -24,7 +24,7 @@ namespace zsession {
 /// Movable, not copyable (use session::make_reply to answer one).
 /// Thread safety: none; a message is used by one thread at a time.
 class message {
-public:
+  public:
     message() = default;
     message(message&&) noexcept = default;
     message& operator=(message&&) noexcept = default;
@@ -65,14 +65,14 @@ public:
     /// Adopts a zone that metadata/content point into. Used by the codec.
     void adopt_zone(std::unique_ptr<msgpack::zone> z) { zone_ = std::move(z); }
 
-private:
+  private:
     template <class T>
     static T convert(const msgpack::object& o, const char* what) {
         try {
             return o.as<T>();
         } catch (const msgpack::type_error& e) {
-            throw decode_error(std::string(what) + " does not have the expected shape: " +
-                               e.what());
+            throw decode_error(std::string(what) +
+                               " does not have the expected shape: " + e.what());
         }
     }
 

@@ -45,7 +45,7 @@ struct recv_result {
 /// replay history is guarded by a mutex. Sockets are not thread-safe (a libzmq rule): use
 /// each socket from one thread at a time.
 class session {
-public:
+  public:
     /// Throws usage_error for an unknown signature scheme.
     explicit session(session_options options);
     ~session();
@@ -105,7 +105,7 @@ public:
     std::optional<frames> recv_frames(zmq::socket_ref socket,
                                       zmq::recv_flags flags = zmq::recv_flags::none) const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };
