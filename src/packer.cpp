@@ -42,9 +42,7 @@ struct bound_checker : msgpack::null_visitor {
     void insufficient_bytes(std::size_t, std::size_t) {}
 };
 
-bool reference_everything(msgpack::type::object_type, std::size_t, void*) {
-    return true;
-}
+bool reference_everything(msgpack::type::object_type, std::size_t, void*) { return true; }
 
 }  // namespace
 
@@ -127,14 +125,11 @@ std::string timestamp_to_iso(const msgpack::object& o, const std::string& where)
         for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[at + i];
         return v;
     };
-    if (o.via.ext.type() != -1)
-        throw decode_error(where + ".date is an extension, not a timestamp");
+    if (o.via.ext.type() != -1) throw decode_error(where + ".date is an extension, not a timestamp");
     std::int64_t secs = 0;
     std::uint32_t nanos = 0;
     switch (o.via.ext.size) {
-        case 4:
-            secs = static_cast<std::int64_t>(be(0, 4));
-            break;
+        case 4: secs = static_cast<std::int64_t>(be(0, 4)); break;
         case 8: {
             const std::uint64_t v = be(0, 8);
             nanos = static_cast<std::uint32_t>(v >> 34);
@@ -145,8 +140,7 @@ std::string timestamp_to_iso(const msgpack::object& o, const std::string& where)
             nanos = static_cast<std::uint32_t>(be(0, 4));
             secs = static_cast<std::int64_t>(be(4, 8));
             break;
-        default:
-            throw decode_error(where + ".date is a timestamp of invalid size");
+        default: throw decode_error(where + ".date is a timestamp of invalid size");
     }
     if (nanos >= 1'000'000'000u) throw decode_error(where + ".date has invalid nanoseconds");
     std::time_t t = static_cast<std::time_t>(secs);
