@@ -47,12 +47,11 @@ utf8_lead classify(unsigned char c) noexcept {
 
 }  // namespace
 
-bool append_utf8_replacing(std::string_view in, std::string& out) {
-    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-    const auto* s = reinterpret_cast<const unsigned char*>(in.data());
-    const std::size_t n = in.size();
-    std::size_t run = 0, i = 0;  // [run, i) is valid and not yet appended
-    bool clean = true;
+namespace {
+
+/// Position of the first invalid UTF-8 sequence in s[i, n) (n when none); `bad` receives the
+/// length of its maximal invalid subpart (what one U+FFFD replaces).
+std::size_t find_invalid(const unsigned char* s, std::size_t n, std::size_t i, std::size_t& bad) {
     while (i < n) {
         if (s[i] < 0x80) {
             ++i;
@@ -65,27 +64,47 @@ bool append_utf8_replacing(std::string_view in, std::string& out) {
             const unsigned char lo = got == 0 ? lead.lo : 0x80, hi = got == 0 ? lead.hi : 0xBF;
             if (s[j] < lo || s[j] > hi) break;
         }
-        if (lead.need != 0 && got == lead.need) {
-            i = j;
-            continue;
+        if (lead.need == 0 || got != lead.need) {
+            bad = j - i;
+            return i;
         }
-        out.append(in.data() + run, i - run);
-        out.append(replacement);
-        clean = false;
-        run = i = j;
+        i = j;
     }
-    out.append(in.data() + run, n - run);
-    return clean;
+    return n;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view in) noexcept {
+    std::size_t bad = 0;
+    return find_invalid(reinterpret_cast<const unsigned char*>(in.data()), in.size(), 0, bad) ==
+           in.size();
+}
+
+void append_utf8_replacing(std::string_view in, std::string& out) {
+    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+    const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+    std::size_t i = 0, bad = 0;
+    for (;;) {
+        const std::size_t j = find_invalid(s, in.size(), i, bad);
+        out.append(in.data() + i, j - i);
+        if (j == in.size()) return;
+        out.append(replacement);
+        i = j + bad;
+    }
 }
 
 namespace {
 
 void write_string(json_writer& w, std::string_view s, bool key) {
     thread_local std::string clean;
-    clean.clear();
-    append_utf8_replacing(s, clean);
-    const auto n = static_cast<rapidjson::SizeType>(clean.size());
-    key ? w.Key(clean.data(), n) : w.String(clean.data(), n);
+    if (!is_valid_utf8(s)) {
+        clean.clear();
+        append_utf8_replacing(s, clean);
+        s = clean;
+    }
+    const auto n = static_cast<rapidjson::SizeType>(s.size());
+    key ? w.Key(s.data(), n) : w.String(s.data(), n);
 }
 
 void write_base64(json_writer& w, const msgpack::object_bin& bin) {
@@ -261,9 +280,12 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
 };
 
 msgpack::object object_builder::string(const char* s, std::size_t n) {
-    scratch_.clear();
     std::string_view text(s, n);
-    if (!append_utf8_replacing(text, scratch_)) text = scratch_;
+    if (!is_valid_utf8(text)) {
+        scratch_.clear();
+        append_utf8_replacing(text, scratch_);
+        text = scratch_;
+    }
     msgpack::object o;
     o.type = msgpack::type::STR;
     o.via.str.size = static_cast<std::uint32_t>(text.size());
