@@ -249,8 +249,12 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
     bool Key(const char* s, rapidjson::SizeType n, bool) { return push(string(s, n)); }
     bool StartObject() { return enter(); }
     bool StartArray() { return enter(); }
-    bool EndObject(rapidjson::SizeType members);
-    bool EndArray(rapidjson::SizeType elements);
+    bool EndObject(rapidjson::SizeType members) {
+        return end_container(msgpack::type::MAP, members);
+    }
+    bool EndArray(rapidjson::SizeType elements) {
+        return end_container(msgpack::type::ARRAY, elements);
+    }
 
     bool too_deep() const noexcept { return too_deep_; }
     /// The one top-level value, once parsing succeeded.
@@ -266,6 +270,8 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
         return !too_deep_;
     }
     msgpack::object string(const char* s, std::size_t n);
+    /// Replaces the last `n` values (2n for a map: key, value, ...) with one container.
+    bool end_container(msgpack::type::object_type type, std::uint32_t n);
     template <class T>
     T* allocate(std::size_t count) {
         return static_cast<T*>(zone_.allocate_align(sizeof(T) * count, alignof(T)));
@@ -298,29 +304,22 @@ msgpack::object object_builder::string(const char* s, std::size_t n) {
     return o;
 }
 
-bool object_builder::EndObject(rapidjson::SizeType members) {
+bool object_builder::end_container(msgpack::type::object_type type, std::uint32_t n) {
     --depth_;
+    const bool map = type == msgpack::type::MAP;
+    const std::size_t first = values_.size() - (map ? std::size_t{2} * n : n);
     msgpack::object o;
-    o.type = msgpack::type::MAP;
-    o.via.map.size = members;
-    o.via.map.ptr = members ? allocate<msgpack::object_kv>(members) : nullptr;
-    const std::size_t first = values_.size() - std::size_t{2} * members;
-    for (std::size_t i = 0; i < members; ++i) {
-        o.via.map.ptr[i].key = values_[first + 2 * i];
-        o.via.map.ptr[i].val = values_[first + 2 * i + 1];
+    o.type = type;
+    if (map) {
+        o.via.map = {n, n ? allocate<msgpack::object_kv>(n) : nullptr};
+        for (std::size_t i = 0; i < n; ++i) {
+            o.via.map.ptr[i] = {values_[first + 2 * i], values_[first + 2 * i + 1]};
+        }
+    } else {
+        o.via.array = {n, n ? allocate<msgpack::object>(n) : nullptr};
+        std::copy(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(),
+                  o.via.array.ptr);
     }
-    values_.resize(first);
-    return push(o);
-}
-
-bool object_builder::EndArray(rapidjson::SizeType elements) {
-    --depth_;
-    msgpack::object o;
-    o.type = msgpack::type::ARRAY;
-    o.via.array.size = elements;
-    o.via.array.ptr = elements ? allocate<msgpack::object>(elements) : nullptr;
-    const std::size_t first = values_.size() - elements;
-    std::copy(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(), o.via.array.ptr);
     values_.resize(first);
     return push(o);
 }

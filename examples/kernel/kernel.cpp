@@ -8,7 +8,6 @@
 // a second echoes heartbeats. A bad message on any socket (malformed, wrongly signed, too
 // large, or a request whose content has the wrong shape) is logged on stderr and dropped:
 // the kernel keeps serving and never aborts on input.
-#include <fnmatch.h>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -16,8 +15,9 @@
 #include <iterator>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <thread>
+
+#include <fnmatch.h>
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -123,6 +123,10 @@ struct history_entry {
     std::optional<std::string> output;
 };
 
+/// The kernel's shell, control, stdin and iopub sockets and its interpreter state.
+/// Ownership: owns its sockets; borrows `s`, which must outlive it.
+/// Thread safety: the constructor and serve() run on one thread, which alone uses the sockets.
+/// Throws (constructor) zmq::error_t when an endpoint cannot be bound.
 class kernel {
   public:
     kernel(zmq::context_t& ctx, const connection_info& c, session& s)
@@ -130,8 +134,7 @@ class kernel {
           shell_(ctx, zmq::socket_type::router),
           control_(ctx, zmq::socket_type::router),
           stdin_(ctx, zmq::socket_type::router),
-          iopub_(ctx, zmq::socket_type::pub),
-          conn_(c) {
+          iopub_(ctx, zmq::socket_type::pub) {
         for (zmq::socket_t* sock : {&shell_, &control_, &stdin_, &iopub_}) {
             sock->set(zmq::sockopt::linger, 1000);
             apply_limits(*sock, s.options().limits);
@@ -337,7 +340,6 @@ class kernel {
 
     session& s_;
     zmq::socket_t shell_, control_, stdin_, iopub_;
-    connection_info conn_;
     calc::interpreter interp_;
     int execution_count_ = 0;
     std::vector<history_entry> history_;

@@ -226,7 +226,8 @@ TEST_CASE("frames that are not one JSON object are decode errors") {
         "{'a':1}",
         std::string("{\"a\":\"\0\"}", 9),  // raw NUL inside a string
         "\x81\xa1"
-        "a\x01",  // msgpack, not JSON
+        "a\x01",              // msgpack, not JSON
+        R"({"a":"\ud800"})",  // an escaped lone surrogate
     };
     for (const auto& bad : bad_frames) {
         CAPTURE(bad);
