@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "json_packer.hpp"
+
 namespace zsession::detail {
 
 namespace {
@@ -46,15 +48,8 @@ bool reference_everything(msgpack::type::object_type, std::size_t, void*) {
 
 }  // namespace
 
-void pack_header(packer_kind, const header& h, std::string& out) {
-    string_writer w{out};
-    msgpack::packer<string_writer> pk(w);
-    if (h.empty()) {
-        pk.pack_map(0);
-        return;
-    }
-    pk.pack_map(6);
-    const std::array<std::pair<std::string_view, const std::string*>, 6> fields{{
+std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(const header& h) {
+    return {{
         {"msg_id", &h.msg_id},
         {"msg_type", &h.msg_type},
         {"username", &h.username},
@@ -62,7 +57,18 @@ void pack_header(packer_kind, const header& h, std::string& out) {
         {"date", &h.date},
         {"version", &h.version},
     }};
-    for (const auto& [k, v] : fields) {
+}
+
+void pack_header(packer_kind kind, const header& h, std::string& out) {
+    if (kind == packer_kind::json) return json_pack_header(h, out);
+    string_writer w{out};
+    msgpack::packer<string_writer> pk(w);
+    if (h.empty()) {
+        pk.pack_map(0);
+        return;
+    }
+    pk.pack_map(6);
+    for (const auto& [k, v] : header_fields(h)) {
         pk.pack_str(static_cast<std::uint32_t>(k.size()));
         pk.pack_str_body(k.data(), static_cast<std::uint32_t>(k.size()));
         pk.pack_str(static_cast<std::uint32_t>(v->size()));
@@ -70,7 +76,8 @@ void pack_header(packer_kind, const header& h, std::string& out) {
     }
 }
 
-void pack_map(packer_kind, const msgpack::object& obj, std::string& out, const char* what) {
+void pack_map(packer_kind kind, const msgpack::object& obj, std::string& out, const char* what) {
+    if (kind == packer_kind::json) return json_pack_map(obj, out, what);
     string_writer w{out};
     msgpack::packer<string_writer> pk(w);
     if (obj.type == msgpack::type::NIL) {
@@ -82,8 +89,9 @@ void pack_map(packer_kind, const msgpack::object& obj, std::string& out, const c
     }
 }
 
-msgpack::object unpack_map(packer_kind, bytes_view bytes, msgpack::zone& zone, const limits& lim,
-                           const char* what) {
+msgpack::object unpack_map(packer_kind kind, bytes_view bytes, msgpack::zone& zone,
+                           const limits& lim, const char* what) {
+    if (kind == packer_kind::json) return json_unpack_map(bytes, zone, lim, what);
     const std::string where(what);
     bound_checker check;
     check.budget = bytes.size();
@@ -111,9 +119,6 @@ msgpack::object unpack_map(packer_kind, bytes_view bytes, msgpack::zone& zone, c
     return obj;
 }
 
-namespace {
-
-// msgpack's timestamp extension (type -1), as Python's msgpack writes datetimes, to ISO 8601.
 std::string timestamp_to_iso(const msgpack::object& o, const std::string& where) {
     // The three layouts of the timestamp extension (msgpack spec), all big-endian.
     const auto* p = reinterpret_cast<const unsigned char*>(o.via.ext.data());
@@ -152,8 +157,6 @@ std::string timestamp_to_iso(const msgpack::object& o, const std::string& where)
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos / 1000);
     return text;
 }
-
-}  // namespace
 
 header header_from_object(const msgpack::object& map, bool strict, const char* what) {
     const std::string where(what);

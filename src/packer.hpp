@@ -1,7 +1,10 @@
 // src/packer.hpp (private) - the four maps to and from wire bytes, for each packer.
 #pragma once
 
+#include <array>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "zsession/buffer.hpp"
 #include "zsession/header.hpp"
@@ -27,5 +30,13 @@ msgpack::object unpack_map(packer_kind kind, bytes_view bytes, msgpack::zone& zo
 /// username, session, date, version); without, missing fields stay empty (parent_header).
 /// Throws decode_error for a missing field or a value of the wrong type.
 header header_from_object(const msgpack::object& map, bool strict, const char* what);
+
+/// The six header fields in wire order: (name, pointer into `h`). Valid while `h` lives.
+std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(const header& h);
+
+/// A msgpack timestamp extension (type -1, as Python's msgpack writes datetimes) as ISO 8601
+/// "YYYY-MM-DDTHH:MM:SS.ffffffZ". Throws decode_error (naming `where`) for another extension
+/// type or an invalid timestamp.
+std::string timestamp_to_iso(const msgpack::object& ext, const std::string& where);
 
 }  // namespace zsession::detail

@@ -10,6 +10,7 @@ namespace zsession {
 /// How the four maps (header, parent_header, metadata, content) are written on the wire.
 enum class packer_kind {
     msgpack,  ///< msgpack-c: the fast default.
+    json,     ///< JSON (RapidJSON), what stock Jupyter peers speak; see docs/PACKERS.md.
 };
 
 /// Bounds on what a received message may hold. Each is checked before the bytes it guards

@@ -1,0 +1,348 @@
+#include "json_packer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/writer.h>
+
+#include "packer.hpp"
+
+namespace zsession::detail {
+
+namespace {
+
+/// RapidJSON output stream appending to a std::string.
+struct string_out {
+    using Ch = char;
+    std::string& s;
+    void Put(char c) { s.push_back(c); }
+    void Flush() {}
+};
+using json_writer = rapidjson::Writer<string_out>;
+
+/// Bytes a valid continuation of `lead` may take as its first continuation byte, and how many
+/// continuation bytes it needs; need == 0 for a byte that cannot start a sequence.
+struct utf8_lead {
+    int need;
+    unsigned char lo, hi;
+};
+utf8_lead classify(unsigned char c) noexcept {
+    if (c >= 0xC2 && c <= 0xDF) return {1, 0x80, 0xBF};
+    if (c == 0xE0) return {2, 0xA0, 0xBF};
+    if (c == 0xED) return {2, 0x80, 0x9F};  // no UTF-16 surrogates
+    if (c >= 0xE1 && c <= 0xEF) return {2, 0x80, 0xBF};
+    if (c == 0xF0) return {3, 0x90, 0xBF};
+    if (c >= 0xF1 && c <= 0xF3) return {3, 0x80, 0xBF};
+    if (c == 0xF4) return {3, 0x80, 0x8F};  // nothing above U+10FFFF
+    return {0, 0, 0};
+}
+
+}  // namespace
+
+namespace {
+
+/// Position of the first invalid UTF-8 sequence in s[i, n) (n when none); `bad` receives the
+/// length of its maximal invalid subpart (what one U+FFFD replaces).
+std::size_t find_invalid(const unsigned char* s, std::size_t n, std::size_t i, std::size_t& bad) {
+    while (i < n) {
+        if (s[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        const utf8_lead lead = classify(s[i]);
+        std::size_t j = i + 1;
+        int got = 0;
+        for (; got < lead.need && j < n; ++got, ++j) {
+            const unsigned char lo = got == 0 ? lead.lo : 0x80, hi = got == 0 ? lead.hi : 0xBF;
+            if (s[j] < lo || s[j] > hi) break;
+        }
+        if (lead.need == 0 || got != lead.need) {
+            bad = j - i;
+            return i;
+        }
+        i = j;
+    }
+    return n;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view in) noexcept {
+    std::size_t bad = 0;
+    return find_invalid(reinterpret_cast<const unsigned char*>(in.data()), in.size(), 0, bad) ==
+           in.size();
+}
+
+void append_utf8_replacing(std::string_view in, std::string& out) {
+    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+    const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+    std::size_t i = 0, bad = 0;
+    for (;;) {
+        const std::size_t j = find_invalid(s, in.size(), i, bad);
+        out.append(in.data() + i, j - i);
+        if (j == in.size()) return;
+        out.append(replacement);
+        i = j + bad;
+    }
+}
+
+namespace {
+
+void write_string(json_writer& w, std::string_view s, bool key) {
+    thread_local std::string clean;
+    if (!is_valid_utf8(s)) {
+        clean.clear();
+        append_utf8_replacing(s, clean);
+        s = clean;
+    }
+    const auto n = static_cast<rapidjson::SizeType>(s.size());
+    key ? w.Key(s.data(), n) : w.String(s.data(), n);
+}
+
+void write_base64(json_writer& w, const msgpack::object_bin& bin) {
+    std::string text(4 * ((std::size_t{bin.size} + 2) / 3) + 1, '\0');
+    const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                                    reinterpret_cast<const unsigned char*>(bin.ptr),
+                                    static_cast<int>(bin.size));
+    w.String(text.data(), static_cast<rapidjson::SizeType>(len));
+}
+
+void write_double(json_writer& w, double d) {
+    if (std::isfinite(d)) {
+        w.Double(d);
+    } else {
+        write_string(w, std::isnan(d) ? "nan" : d > 0 ? "inf" : "-inf", false);
+    }
+}
+
+void write_key(json_writer& w, const msgpack::object& k, const std::string& where) {
+    using msgpack::type::object_type;
+    switch (k.type) {
+        case object_type::STR:
+            return write_string(w, {k.via.str.ptr, k.via.str.size}, true);
+        case object_type::POSITIVE_INTEGER:
+            return write_string(w, std::to_string(k.via.u64), true);
+        case object_type::NEGATIVE_INTEGER:
+            return write_string(w, std::to_string(k.via.i64), true);
+        case object_type::BOOLEAN:
+            return write_string(w, k.via.boolean ? "true" : "false", true);
+        case object_type::NIL:
+            return write_string(w, "null", true);
+        default:
+            throw usage_error(where +
+                              " has a map key with no JSON form (not a string, "
+                              "integer, bool or nil)");
+    }
+}
+
+void write_value(json_writer& w, const msgpack::object& o, const std::string& where) {
+    using msgpack::type::object_type;
+    switch (o.type) {
+        case object_type::NIL:
+            w.Null();
+            return;
+        case object_type::BOOLEAN:
+            w.Bool(o.via.boolean);
+            return;
+        case object_type::POSITIVE_INTEGER:
+            w.Uint64(o.via.u64);
+            return;
+        case object_type::NEGATIVE_INTEGER:
+            w.Int64(o.via.i64);
+            return;
+        case object_type::FLOAT32:
+        case object_type::FLOAT64:
+            write_double(w, o.via.f64);
+            return;
+        case object_type::STR:
+            write_string(w, {o.via.str.ptr, o.via.str.size}, false);
+            return;
+        case object_type::BIN:
+            write_base64(w, o.via.bin);
+            return;
+        case object_type::ARRAY:
+            w.StartArray();
+            for (const auto& e : std::span(o.via.array.ptr, o.via.array.size)) {
+                write_value(w, e, where);
+            }
+            w.EndArray();
+            return;
+        case object_type::MAP:
+            w.StartObject();
+            for (const auto& kv : std::span(o.via.map.ptr, o.via.map.size)) {
+                write_key(w, kv.key, where);
+                write_value(w, kv.val, where);
+            }
+            w.EndObject();
+            return;
+        case object_type::EXT: {
+            if (o.via.ext.type() != -1) {
+                throw usage_error(where + " holds a msgpack extension (type " +
+                                  std::to_string(o.via.ext.type()) + ") with no JSON form");
+            }
+            std::string iso;
+            try {
+                iso = timestamp_to_iso(o, where);
+            } catch (const decode_error& e) {
+                throw usage_error(e.what());
+            }
+            write_string(w, iso, false);
+            return;
+        }
+    }
+    throw usage_error(where + " holds an object of unknown type");
+}
+
+}  // namespace
+
+void json_pack_header(const header& h, std::string& out) {
+    string_out os{out};
+    json_writer w(os);
+    w.StartObject();
+    if (!h.empty()) {
+        for (const auto& [k, v] : header_fields(h)) {
+            write_string(w, k, true);
+            write_string(w, *v, false);
+        }
+    }
+    w.EndObject();
+}
+
+void json_pack_map(const msgpack::object& obj, std::string& out, const char* what) {
+    if (obj.type != msgpack::type::NIL && obj.type != msgpack::type::MAP) {
+        throw usage_error(std::string(what) + " must be a map");
+    }
+    string_out os{out};
+    json_writer w(os);
+    if (obj.type == msgpack::type::NIL) {
+        w.StartObject();
+        w.EndObject();
+        return;
+    }
+    write_value(w, obj, what);
+}
+
+namespace {
+
+/// SAX handler building msgpack objects in a zone. Values wait on a stack until their
+/// container ends; then the container's elements move into one zone allocation.
+class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, object_builder> {
+  public:
+    object_builder(msgpack::zone& zone, std::size_t max_depth) : zone_(zone), max_(max_depth) {}
+
+    bool Null() { return push(msgpack::object()); }
+    bool Bool(bool b) { return push(msgpack::object(b)); }
+    bool Int(int i) { return Int64(i); }
+    bool Uint(unsigned u) { return Uint64(u); }
+    bool Int64(std::int64_t i) { return push(msgpack::object(i)); }
+    bool Uint64(std::uint64_t u) { return push(msgpack::object(u)); }
+    bool Double(double d) { return push(msgpack::object(d)); }
+    bool String(const char* s, rapidjson::SizeType n, bool) { return push(string(s, n)); }
+    bool Key(const char* s, rapidjson::SizeType n, bool) { return push(string(s, n)); }
+    bool StartObject() { return enter(); }
+    bool StartArray() { return enter(); }
+    bool EndObject(rapidjson::SizeType members) {
+        return end_container(msgpack::type::MAP, members);
+    }
+    bool EndArray(rapidjson::SizeType elements) {
+        return end_container(msgpack::type::ARRAY, elements);
+    }
+
+    bool too_deep() const noexcept { return too_deep_; }
+    /// The one top-level value, once parsing succeeded.
+    const msgpack::object& result() const { return values_.front(); }
+
+  private:
+    bool push(const msgpack::object& o) {
+        values_.push_back(o);
+        return true;
+    }
+    bool enter() {
+        if (++depth_ > max_) too_deep_ = true;
+        return !too_deep_;
+    }
+    msgpack::object string(const char* s, std::size_t n);
+    /// Replaces the last `n` values (2n for a map: key, value, ...) with one container.
+    bool end_container(msgpack::type::object_type type, std::uint32_t n);
+    template <class T>
+    T* allocate(std::size_t count) {
+        return static_cast<T*>(zone_.allocate_align(sizeof(T) * count, alignof(T)));
+    }
+
+    msgpack::zone& zone_;
+    std::size_t max_;
+    std::size_t depth_ = 0;
+    bool too_deep_ = false;
+    std::vector<msgpack::object> values_;
+    std::string scratch_;
+};
+
+msgpack::object object_builder::string(const char* s, std::size_t n) {
+    std::string_view text(s, n);
+    if (!is_valid_utf8(text)) {
+        scratch_.clear();
+        append_utf8_replacing(text, scratch_);
+        text = scratch_;
+    }
+    msgpack::object o;
+    o.type = msgpack::type::STR;
+    o.via.str.size = static_cast<std::uint32_t>(text.size());
+    o.via.str.ptr = "";
+    if (!text.empty()) {
+        char* p = static_cast<char*>(zone_.allocate_no_align(text.size()));
+        std::memcpy(p, text.data(), text.size());
+        o.via.str.ptr = p;
+    }
+    return o;
+}
+
+bool object_builder::end_container(msgpack::type::object_type type, std::uint32_t n) {
+    --depth_;
+    const bool map = type == msgpack::type::MAP;
+    const std::size_t first = values_.size() - (map ? std::size_t{2} * n : n);
+    msgpack::object o;
+    o.type = type;
+    if (map) {
+        o.via.map = {n, n ? allocate<msgpack::object_kv>(n) : nullptr};
+        for (std::size_t i = 0; i < n; ++i) {
+            o.via.map.ptr[i] = {values_[first + 2 * i], values_[first + 2 * i + 1]};
+        }
+    } else {
+        o.via.array = {n, n ? allocate<msgpack::object>(n) : nullptr};
+        std::copy(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(),
+                  o.via.array.ptr);
+    }
+    values_.resize(first);
+    return push(o);
+}
+
+}  // namespace
+
+msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
+                                const char* what) {
+    const std::string where(what);
+    constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag |
+                               rapidjson::kParseFullPrecisionFlag;
+    object_builder builder(zone, lim.max_nesting);
+    rapidjson::MemoryStream in(bytes.chars(), bytes.size());
+    rapidjson::Reader reader;
+    const rapidjson::ParseResult r = reader.Parse<flags>(in, builder);
+    if (builder.too_deep()) throw limit_error(where + " nests deeper than limits.max_nesting");
+    if (r.IsError()) {
+        throw decode_error(where + " is not valid JSON: " + rapidjson::GetParseError_En(r.Code()) +
+                           " (at byte " + std::to_string(r.Offset()) + ")");
+    }
+    const msgpack::object& obj = builder.result();
+    if (obj.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
+    return obj;
+}
+
+}  // namespace zsession::detail

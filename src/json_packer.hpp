@@ -1,0 +1,49 @@
+// src/json_packer.hpp (private) - the JSON packer: the four maps to and from JSON text, using
+// RapidJSON, with the same in-memory form (msgpack::object) as the msgpack packer.
+//
+// Mapping (documented in docs/PACKERS.md, tested in tests/interop/json_packer_test.cpp):
+//   nil/bool/integers/strings/arrays/maps  <-> null/true,false/numbers/strings/arrays/objects
+//   finite float32/float64                  -> shortest round-trip number; JSON reals -> FLOAT64
+//   NaN, +inf, -inf                         -> the strings "nan", "inf", "-inf" (what
+//                                              jupyter_client's json_clean writes)
+//   BIN                                     -> standard base64 string, padded, no newline
+//   EXT -1 (msgpack timestamp)              -> ISO 8601 string "YYYY-MM-DDTHH:MM:SS.ffffffZ"
+//   other EXT                               -> usage_error (no JSON form)
+//   map keys: strings; integers, bool, nil  -> their JSON text ("1", "true", "null"), as
+//                                              Python's json.dumps does; other keys usage_error
+//   invalid UTF-8 in a string, either way   -> each maximal invalid subsequence becomes U+FFFD
+//                                              (Python's bytes.decode("utf8", "replace"))
+//   NaN, Infinity, -Infinity literals read  -> FLOAT64 (Python's json.loads accepts them)
+#pragma once
+
+#include <string>
+
+#include "zsession/buffer.hpp"
+#include "zsession/header.hpp"
+#include "zsession/message.hpp"
+#include "zsession/options.hpp"
+
+namespace zsession::detail {
+
+/// Appends `h` as a JSON object (`{}` when empty) to `out`. Throws only std::bad_alloc.
+void json_pack_header(const header& h, std::string& out);
+
+/// Appends `obj` (a map; nil is written as `{}`) as a JSON object to `out`. Throws
+/// usage_error when `obj` is neither nil nor a map, or holds a value with no JSON form (see
+/// the mapping above); `out` may then hold a partial document.
+void json_pack_map(const msgpack::object& obj, std::string& out, const char* what);
+
+/// Parses one frame that must hold exactly one JSON object (surrounding whitespace allowed).
+/// Every string is copied into `zone`, so the result does not point into `bytes`. Memory is
+/// proportional to the frame's size (JSON declares no sizes); the parser is iterative and
+/// stops at depth limits.max_nesting + 1. Throws decode_error (not JSON, trailing bytes, not
+/// an object) or limit_error (too deep).
+msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
+                                const char* what);
+
+/// Whether `in` is well-formed UTF-8 (no surrogates, nothing above U+10FFFF, shortest forms).
+bool is_valid_utf8(std::string_view in) noexcept;
+/// Appends `in` to `out` with each maximal invalid UTF-8 subsequence replaced by U+FFFD.
+void append_utf8_replacing(std::string_view in, std::string& out);
+
+}  // namespace zsession::detail
