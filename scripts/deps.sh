@@ -8,7 +8,7 @@ packages=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev liblz4-dev libssl-dev doctest-dev
   nlohmann-json3-dev rapidjson-dev libsimdjson-dev
   python3-zmq python3-jupyter-client python3-jupyter-kernel-test python3-numpy
-  python3-msgpack python3-matplotlib
+  python3-msgpack python3-matplotlib python3-lz4
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include "hmac.hpp"
 #include "packer.hpp"
 #include "replay.hpp"
+#include "zsession/registry.hpp"
 
 namespace zsession {
 
@@ -17,6 +18,7 @@ struct session::impl {
     explicit impl(session_options o)
         : opts(std::move(o)), history(opts.key.empty() ? 0 : opts.replay_history) {
         if (opts.session_id.empty()) opts.session_id = new_uuid4();
+        if (!opts.handlers) opts.handlers = std::make_shared<const registry>(registry::builtins());
         if (!opts.key.empty()) {
             signer = std::make_unique<detail::hmac_signer>(opts.key, opts.signature_scheme);
         }

@@ -3,9 +3,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "zsession/compression.hpp"
+
 namespace zsession {
+
+class registry;
 
 /// How the four maps (header, parent_header, metadata, content) are written on the wire.
 enum class packer_kind {
@@ -53,6 +58,17 @@ struct limits {
 /// ones are handed to libzmq zero-copy. See docs/PROTOCOL.md and the benchmarks.
 inline constexpr std::size_t default_copy_threshold = 50'000;
 
+/// How values are offloaded into buffers (placeholder.hpp).
+struct offload_options {
+    /// inline_or_offloaded keeps a value inline in the content when its payload is smaller
+    /// than this many bytes, and offloads it to a buffer otherwise. The project's raw C++
+    /// measurement put the copy/zero-copy crossover at 1-2 KiB; 1 KiB keeps small values in
+    /// the one msgpack pass.
+    std::size_t inline_threshold = 1024;
+    /// Per-buffer lz4 compression (off by default).
+    compression_options compression;
+};
+
 /// Everything a session is built from. Copied into the session; the session never changes.
 struct session_options {
     /// HMAC key. Empty means unsigned messages (as in Jupyter): the signature frame is empty
@@ -72,6 +88,11 @@ struct session_options {
     std::size_t replay_history = std::size_t{1} << 16;
     /// Bounds on received messages.
     zsession::limits limits;
+    /// How offload() and inline_or_offloaded::make() treat values sent with this session.
+    offload_options offload;
+    /// Handlers for typed values (placeholder.hpp). Null: the session makes its own
+    /// registry::builtins(). Shared read-only, so one registry can serve many sessions.
+    std::shared_ptr<const registry> handlers;
 };
 
 }  // namespace zsession

@@ -1,0 +1,311 @@
+// zsession/placeholder.hpp - values offloaded into a message's buffers, and the in-place
+// placeholders that stand for them in the content.
+//
+// Send: offload(m, value) runs the value's handler, appends its buffers (lz4-compressed by
+// policy) to m.buffers and returns a placeholder. Put it anywhere in the content, at any
+// depth, as often as needed (a struct field, a vector element, a msgpack::object map).
+// Receive: a resolver over the received message turns each placeholder back into a value or
+// a zero-copy view, validating it strictly (docs/PROTOCOL.md, "Placeholders").
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "zsession/buffer.hpp"
+#include "zsession/compression.hpp"
+#include "zsession/error.hpp"
+#include "zsession/message.hpp"
+#include "zsession/options.hpp"
+#include "zsession/registry.hpp"
+#include "zsession/session.hpp"
+
+namespace zsession {
+
+/// The key that marks a map as a placeholder; its value is the format version.
+inline constexpr std::string_view placeholder_marker = "__placeholder__";
+inline constexpr std::uint64_t placeholder_version = 1;
+
+/// One offloaded value: which buffers hold it and how to read them.
+///
+/// Wire form (a map of string keys, ints, strings, arrays and maps only, so it is valid in
+/// msgpack and in JSON): {"__placeholder__": 1, "handler": name, "header": {...},
+/// "first": i, "count": n, "sizes": [decoded bytes...], "compression": ["none"|"lz4"...]}.
+/// Copyable; copies share the zone that holds `header`.
+struct placeholder {
+    std::string handler;               ///< the handler's wire name
+    msgpack::object header;            ///< the handler's header (a map), in `zone`
+    std::uint64_t first = 0;           ///< index of the first buffer in message.buffers
+    std::uint64_t count = 0;           ///< number of consecutive buffers
+    std::vector<std::uint64_t> sizes;  ///< decoded (decompressed) size of each buffer
+    std::vector<zsession::compression> compression;  ///< wire form of each buffer
+    std::shared_ptr<msgpack::zone> zone = std::make_shared<msgpack::zone>(256);
+
+    /// Reads a placeholder map, deep-copying its header into this placeholder's zone.
+    /// Throws decode_error for a missing key, a key of the wrong type, a version other than
+    /// 1, or lists whose length is not count; compression_error for an unknown compression.
+    /// Unknown extra keys are ignored.
+    static placeholder from_object(const msgpack::object& o);
+    /// The wire map, built in `z` (deep copy of the header).
+    msgpack::object to_object(msgpack::zone& z) const;
+};
+
+/// True when `o` is a map with the placeholder marker key (it may still be malformed).
+bool is_placeholder(const msgpack::object& o) noexcept;
+
+/// Every placeholder map in `root`, depth first, in document order. Pointers into root.
+std::vector<const msgpack::object*> find_placeholders(const msgpack::object& root);
+
+namespace detail {
+
+/// Appends `bufs` to m.buffers, each compressed where `opts` says, and returns a
+/// placeholder naming them (header not set). Throws nothing but std::bad_alloc.
+placeholder append_buffers(message& m, std::string wire_name, std::vector<buffer> bufs,
+                           const compression_options& opts);
+
+/// Payload bytes of a value, for the inline threshold: the handler's nbytes when it has
+/// one, sizeof for arithmetic types, otherwise "large" (always offload when it can).
+template <class T>
+std::size_t payload_bytes(const T& v) {
+    if constexpr (requires { handler<T>::nbytes(v); }) {
+        return handler<T>::nbytes(v);
+    } else if constexpr (std::is_arithmetic_v<T>) {
+        return sizeof(T);
+    } else {
+        return std::numeric_limits<std::size_t>::max();
+    }
+}
+
+}  // namespace detail
+
+/// Offloads `value` into m's buffers through reg's handler for T (looked up by type) and
+/// returns its placeholder. Move a vector/string in to send it without copying it.
+/// Throws usage_error when T is not registered in `reg`.
+template <handled T>
+placeholder offload(message& m, T value, const registry& reg, const offload_options& opts = {}) {
+    using W = typename wire_type_of<T>::type;
+    const detail::handler_entry& entry = reg.find(typeid(T));
+    std::vector<buffer> bufs;
+    auto header = [&] {
+        if constexpr (alias_handled<T>) {
+            return handler<W>::encode(handler<T>::to_wire(std::move(value)), bufs);
+        } else {
+            return handler<W>::encode(std::move(value), bufs);
+        }
+    }();
+    placeholder p = detail::append_buffers(m, entry.wire_name, std::move(bufs), opts.compression);
+    p.header = msgpack::object(header, *p.zone);
+    return p;
+}
+
+/// Same, with the session's registry and offload options.
+template <handled T>
+placeholder offload(const session& s, message& m, T value) {
+    return offload(m, std::move(value), *s.options().handlers, s.options().offload);
+}
+
+template <class T>
+class inline_or_offloaded;
+
+/// Resolves the placeholders of one received message.
+///
+/// Validation: indices in range, no buffer claimed by two placeholders (across every
+/// resolve call of this resolver), each buffer of its declared size (after bounded lz4
+/// decompression), the handler known and its header of the right shape.
+/// Lifetime: keeps references to the message's buffers and to the registry, which must
+/// outlive the resolver; resolved views pin their frames themselves and may outlive both.
+/// Thread safety: none (one resolver per message and thread).
+class resolver {
+  public:
+    resolver(const message& m, const registry& reg, const limits& lim = {});
+    /// The session's registry and limits.
+    resolver(const session& s, const message& m);
+
+    /// The value `p` stands for, as T. Throws unknown_handler_error (handler not in the
+    /// registry), decode_error (bad indices, buffer claimed twice, size mismatch, header of
+    /// the wrong shape, or a handler that is not T's), compression_error, limit_error;
+    /// usage_error when T itself is not registered.
+    template <handled T>
+    T resolve(const placeholder& p) {
+        using W = typename wire_type_of<T>::type;
+        check_handler(p, typeid(T));
+        const std::vector<buffer> in = claim(p);
+        W wire = detail::decode_wire<W>(p.header, in);
+        if constexpr (alias_handled<T>) {
+            return handler<T>::from_wire(std::move(wire));
+        } else {
+            return wire;
+        }
+    }
+    /// Reads the placeholder map `o` and resolves it.
+    template <handled T>
+    T resolve(const msgpack::object& o) {
+        return resolve<T>(placeholder::from_object(o));
+    }
+    /// Untyped: a std::any holding the wire handler's type (buffer, std::string,
+    /// ndarray_view, ...). Same errors.
+    std::any resolve_any(const placeholder& p);
+
+    /// The inline value, or the offloaded one resolved.
+    template <class T>
+    T get(const inline_or_offloaded<T>& v);
+
+    /// Number of buffers claimed so far.
+    std::size_t claimed() const noexcept;
+
+  private:
+    /// Throws unknown_handler_error, usage_error (type not registered), or decode_error
+    /// when p's handler does not produce `type`.
+    void check_handler(const placeholder& p, std::type_index type) const;
+    std::vector<buffer> claim(const placeholder& p);
+
+    const std::vector<buffer>& buffers_;
+    const registry& reg_;
+    limits limits_;
+    std::vector<bool> claimed_;
+};
+
+/// A content field that holds its value inline (as T's own msgpack form) when it is small,
+/// or a placeholder when it was offloaded. Packs as exactly one or the other, so a struct
+/// of small inline values costs what the plain struct costs.
+template <class T>
+class inline_or_offloaded {
+  public:
+    inline_or_offloaded() = default;
+    explicit inline_or_offloaded(T value) : v_(std::move(value)) {}
+    explicit inline_or_offloaded(placeholder p) : v_(std::move(p)) {}
+
+    /// Inline when detail::payload_bytes(value) < opts.inline_threshold or T has no
+    /// handler; otherwise offloaded into m (throws usage_error if T is not in `reg`).
+    static inline_or_offloaded make(message& m, T value, const registry& reg,
+                                    const offload_options& opts = {}) {
+        if constexpr (handled<T>) {
+            if (detail::payload_bytes(value) >= opts.inline_threshold) {
+                return inline_or_offloaded(offload(m, std::move(value), reg, opts));
+            }
+        }
+        return inline_or_offloaded(std::move(value));
+    }
+    static inline_or_offloaded make(const session& s, message& m, T value) {
+        return make(m, std::move(value), *s.options().handlers, s.options().offload);
+    }
+
+    bool is_inline() const noexcept { return v_.index() == 0; }
+    /// Throws usage_error when offloaded.
+    const T& inline_value() const { return checked<T>("offloaded"); }
+    /// Throws usage_error when inline.
+    const placeholder& offloaded() const { return checked<placeholder>("inline"); }
+    const std::variant<T, placeholder>& variant() const noexcept { return v_; }
+
+  private:
+    template <class V>
+    const V& checked(const char* state) const {
+        if (const V* p = std::get_if<V>(&v_)) return *p;
+        throw usage_error(std::string("the value is ") + state);
+    }
+
+    std::variant<T, placeholder> v_;
+};
+
+template <class T>
+T resolver::get(const inline_or_offloaded<T>& v) {
+    if (v.is_inline()) return v.inline_value();
+    if constexpr (handled<T>) {
+        return resolve<T>(v.offloaded());
+    } else {
+        throw decode_error("a placeholder stands where a type without a handler is expected");
+    }
+}
+
+/// A container in one pass: each item inline or offloaded by the inline threshold.
+template <class T>
+std::vector<inline_or_offloaded<T>> inline_or_offload_each(message& m, std::vector<T> items,
+                                                           const registry& reg,
+                                                           const offload_options& opts = {}) {
+    std::vector<inline_or_offloaded<T>> out;
+    out.reserve(items.size());
+    for (auto& item : items) {
+        out.push_back(inline_or_offloaded<T>::make(m, std::move(item), reg, opts));
+    }
+    return out;
+}
+
+}  // namespace zsession
+
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+    namespace adaptor {
+
+    namespace detail_zs {
+    /// Writes a placeholder map through any packer.
+    template <class Stream>
+    packer<Stream>& pack_placeholder(packer<Stream>& pk, const zsession::placeholder& p) {
+        msgpack::zone z;
+        return pk.pack(p.to_object(z));
+    }
+    }  // namespace detail_zs
+
+    template <>
+    struct convert<zsession::placeholder> {
+        const msgpack::object& operator()(const msgpack::object& o,
+                                          zsession::placeholder& p) const {
+            p = zsession::placeholder::from_object(o);
+            return o;
+        }
+    };
+    template <>
+    struct pack<zsession::placeholder> {
+        template <class Stream>
+        packer<Stream>& operator()(packer<Stream>& pk, const zsession::placeholder& p) const {
+            return detail_zs::pack_placeholder(pk, p);
+        }
+    };
+    template <>
+    struct object_with_zone<zsession::placeholder> {
+        void operator()(msgpack::object::with_zone& o, const zsession::placeholder& p) const {
+            static_cast<msgpack::object&>(o) = p.to_object(o.zone);
+        }
+    };
+
+    template <class T>
+    struct convert<zsession::inline_or_offloaded<T>> {
+        const msgpack::object& operator()(const msgpack::object& o,
+                                          zsession::inline_or_offloaded<T>& v) const {
+            if (zsession::is_placeholder(o)) {
+                v = zsession::inline_or_offloaded<T>(zsession::placeholder::from_object(o));
+            } else {
+                v = zsession::inline_or_offloaded<T>(o.as<T>());
+            }
+            return o;
+        }
+    };
+    template <class T>
+    struct pack<zsession::inline_or_offloaded<T>> {
+        template <class Stream>
+        packer<Stream>& operator()(packer<Stream>& pk,
+                                   const zsession::inline_or_offloaded<T>& v) const {
+            std::visit([&pk](const auto& x) { pk.pack(x); }, v.variant());
+            return pk;
+        }
+    };
+    template <class T>
+    struct object_with_zone<zsession::inline_or_offloaded<T>> {
+        void operator()(msgpack::object::with_zone& o,
+                        const zsession::inline_or_offloaded<T>& v) const {
+            std::visit(
+                [&o](const auto& x) {
+                    static_cast<msgpack::object&>(o) = msgpack::object(x, o.zone);
+                },
+                v.variant());
+        }
+    };
+
+    }  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack
