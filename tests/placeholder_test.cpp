@@ -199,42 +199,47 @@ TEST_CASE("a lying compressed placeholder is a compression_error") {
 }
 
 TEST_CASE("typed content: placeholders in place at several depths, resolved after receive") {
-    zmq::context_t ctx;
-    test::socket_pair sp(ctx, "tcp");
-    session_options o;
-    o.key = "k";
-    session s(o);
-    message m = s.make_message("task_reply");
-    task_reply sent{"ok", {}, offload(s, m, std::string("log line\n"))};
-    for (int i = 0; i < 3; ++i) {
-        run_result run{"run" + std::to_string(i), {}, {}};
-        std::vector<double> samples(i == 1 ? 10'000 : 4, i);  // only run1's samples are big
-        run.samples = inline_or_offloaded<std::vector<double>>::make(s, m, samples);
-        for (int k = 0; k < i; ++k) {
-            run.images.push_back(offload(
-                s, m, ndarray::from<std::uint8_t>(std::vector<std::uint8_t>(64, k), {8, 8})));
+    // Both packers: the placeholder map uses only JSON-safe types, so it survives JSON too.
+    for (const packer_kind packer : {packer_kind::msgpack, packer_kind::json}) {
+        CAPTURE(static_cast<int>(packer));
+        zmq::context_t ctx;
+        test::socket_pair sp(ctx, "tcp");
+        session_options o;
+        o.key = "k";
+        o.packer = packer;
+        session s(o);
+        message m = s.make_message("task_reply");
+        task_reply sent{"ok", {}, offload(s, m, std::string("log line\n"))};
+        for (int i = 0; i < 3; ++i) {
+            run_result run{"run" + std::to_string(i), {}, {}};
+            std::vector<double> samples(i == 1 ? 10'000 : 4, i);  // only run1's samples are big
+            run.samples = inline_or_offloaded<std::vector<double>>::make(s, m, samples);
+            for (int k = 0; k < i; ++k) {
+                run.images.push_back(offload(
+                    s, m, ndarray::from<std::uint8_t>(std::vector<std::uint8_t>(64, k), {8, 8})));
+            }
+            sent.runs.push_back(std::move(run));
         }
-        sent.runs.push_back(std::move(run));
+        m.set_content(sent);
+        CHECK(m.buffers.size() == 1 + 1 + 0 + 1 + 2);
+        REQUIRE(s.send(sp.a, m));
+        auto r = s.recv(sp.b);
+        REQUIRE(r);
+        const auto got = r->content_as<task_reply>();
+        resolver res(s, *r);
+        CHECK(got.status == "ok");
+        CHECK(res.resolve<std::string>(got.log) == "log line\n");
+        REQUIRE(got.runs.size() == 3);
+        CHECK(got.runs[0].samples.is_inline());
+        CHECK_FALSE(got.runs[1].samples.is_inline());
+        CHECK(res.get(got.runs[0].samples) == std::vector<double>(4, 0));
+        CHECK(res.get(got.runs[1].samples) == std::vector<double>(10'000, 1));
+        CHECK(res.get(got.runs[2].samples) == std::vector<double>(4, 2));
+        const auto image = res.resolve<ndarray_view>(got.runs[2].images[1]);
+        CHECK(image.shape() == std::vector<std::size_t>{8, 8});
+        CHECK(image.values<std::uint8_t>()[63] == 1);
+        CHECK(res.claimed() == 3);  // 5 buffers; runs[1..2].images[0] are still unclaimed
     }
-    m.set_content(sent);
-    CHECK(m.buffers.size() == 1 + 1 + 0 + 1 + 2);
-    REQUIRE(s.send(sp.a, m));
-    auto r = s.recv(sp.b);
-    REQUIRE(r);
-    const auto got = r->content_as<task_reply>();
-    resolver res(s, *r);
-    CHECK(got.status == "ok");
-    CHECK(res.resolve<std::string>(got.log) == "log line\n");
-    REQUIRE(got.runs.size() == 3);
-    CHECK(got.runs[0].samples.is_inline());
-    CHECK_FALSE(got.runs[1].samples.is_inline());
-    CHECK(res.get(got.runs[0].samples) == std::vector<double>(4, 0));
-    CHECK(res.get(got.runs[1].samples) == std::vector<double>(10'000, 1));
-    CHECK(res.get(got.runs[2].samples) == std::vector<double>(4, 2));
-    const auto image = res.resolve<ndarray_view>(got.runs[2].images[1]);
-    CHECK(image.shape() == std::vector<std::size_t>{8, 8});
-    CHECK(image.values<std::uint8_t>()[63] == 1);
-    CHECK(res.claimed() == 3);  // 5 buffers; runs[1..2].images[0] are still unclaimed
 }
 
 TEST_CASE("dynamic content: find the placeholders in a msgpack::object and resolve them") {
