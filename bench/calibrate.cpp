@@ -9,8 +9,7 @@
 #include "common.hpp"
 
 int main(int argc, char** argv) {
-    const bench::options o = bench::parse_options(argc, argv, "", false);
-    if (o.pin) bench::pin_process(o.cpu);
+    const bench::options o = bench::start(argc, argv, false);
     zmq::context_t ctx;
     zsession::calibrate_options co;
     if (o.max_bytes) co.max_bytes = o.max_bytes;

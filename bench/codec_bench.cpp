@@ -52,10 +52,7 @@ void batch(const zsession::session& s, const bench::payload& pl, const bench::ra
 void emit(const bench::options& o, const char* mode, const char* impl, std::size_t bytes,
           std::vector<double>& samples, std::optional<double> raw_median) {
     const auto p = bench::summarize(samples);
-    bench::record r{"codec", "none", mode, impl};
-    r.bytes = bytes;
-    r.msgs_per_s = 1e6 / p.median;
-    r.gb_per_s = bytes * *r.msgs_per_s / 1e9;
+    auto r = bench::rate_record("codec", "none", mode, impl, bytes, 1e6 / p.median);
     r.median_us = p.median;
     r.p99_us = p.p99;
     if (raw_median) r.baseline_ratio = p.median / *raw_median;
@@ -66,8 +63,7 @@ void emit(const bench::options& o, const char* mode, const char* impl, std::size
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bench::options o = bench::parse_options(argc, argv, "", false);
-    if (o.pin) bench::pin_process(o.cpu);
+    const bench::options o = bench::start(argc, argv, false);
     const std::size_t max_bytes = o.max_bytes ? o.max_bytes : (o.quick ? 64 << 10 : 64 << 20);
     const unsigned repeats = o.repeats ? o.repeats : (o.quick ? 2 : 10);
     const std::size_t per_batch = o.quick ? 50 : 500;

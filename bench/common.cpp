@@ -72,6 +72,21 @@ options parse_options(int argc, char** argv, std::string_view usage_extra, bool 
     return o;
 }
 
+options start(int argc, char** argv, bool pin_default, std::string_view usage_extra) {
+    options o = parse_options(argc, argv, usage_extra, pin_default);
+    if (o.pin) pin_process(o.cpu);
+    return o;
+}
+
+record rate_record(std::string bench, std::string transport, std::string mode, std::string impl,
+                   std::size_t bytes, double msgs_per_s) {
+    record r{std::move(bench), std::move(transport), std::move(mode), std::move(impl)};
+    r.bytes = bytes;
+    r.msgs_per_s = msgs_per_s;
+    r.gb_per_s = msgs_per_s * static_cast<double>(bytes) / 1e9;
+    return r;
+}
+
 void pin_process(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);

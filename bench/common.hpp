@@ -38,6 +38,10 @@ struct options {
 /// Parses argv; prints usage and exits on --help or an unknown option (status 2).
 options parse_options(int argc, char** argv, std::string_view usage_extra, bool pin_default);
 
+/// parse_options, then pin_process(cpu) when pinning is on. Call first in main, before the
+/// zmq context exists (so that libzmq's I/O thread inherits the CPU).
+options start(int argc, char** argv, bool pin_default, std::string_view usage_extra = "");
+
 /// Restricts the calling thread to `cpu`; threads created afterwards (our peers and
 /// libzmq's I/O threads, if the context is created afterwards) inherit it. Call first in
 /// main. Throws std::system_error when the CPU is not available.
@@ -59,6 +63,10 @@ struct record {
     std::optional<double> msgs_per_s, gb_per_s, median_us, p99_us, baseline_ratio;
     std::uint64_t messages = 0;
 };
+
+/// A rate record: `bytes` per message at `msgs_per_s`, and the GB/s (1e9 B/s) they make.
+record rate_record(std::string bench, std::string transport, std::string mode, std::string impl,
+                   std::size_t bytes, double msgs_per_s);
 
 /// Prints `r`: a JSON line on stdout with --json, else a human-readable line on stdout.
 void emit(const options& o, const record& r);

@@ -48,10 +48,8 @@ void emit_points(const bench::options& o, const std::string& transport, const ch
                  const zsession::crossover_point& p, std::optional<double> copy_ratio,
                  std::optional<double> zero_copy_ratio) {
     for (int zc = 0; zc < 2; ++zc) {
-        bench::record r{"crossover", transport, zc ? "zero_copy" : "copy", impl};
-        r.bytes = p.bytes;
-        r.msgs_per_s = zc ? p.zero_copy_msgs_per_s : p.copy_msgs_per_s;
-        r.gb_per_s = *r.msgs_per_s * p.bytes / 1e9;
+        auto r = bench::rate_record("crossover", transport, zc ? "zero_copy" : "copy", impl,
+                                    p.bytes, zc ? p.zero_copy_msgs_per_s : p.copy_msgs_per_s);
         r.baseline_ratio = zc ? zero_copy_ratio : copy_ratio;
         bench::emit(o, r);
     }
@@ -60,8 +58,7 @@ void emit_points(const bench::options& o, const std::string& transport, const ch
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bench::options o = bench::parse_options(argc, argv, "", false);
-    if (o.pin) bench::pin_process(o.cpu);
+    const bench::options o = bench::start(argc, argv, false);
     zmq::context_t ctx;
     zsession::calibrate_options co;
     co.max_bytes = o.max_bytes ? o.max_bytes : (o.quick ? 4096 : co.max_bytes);

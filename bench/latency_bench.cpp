@@ -122,9 +122,7 @@ void run(const bench::options& o, zmq::context_t& ctx, const std::string& transp
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bench::options o = bench::parse_options(
-        argc, argv, "  --buffer-bytes is fixed: the buffered variant carries 4 KiB\n", true);
-    if (o.pin) bench::pin_process(o.cpu);
+    const bench::options o = bench::start(argc, argv, true);
     zmq::context_t ctx;  // after pinning: libzmq's I/O thread inherits the CPU
     const bench::payload buf(4096);
     for (const auto& t : o.transports) {

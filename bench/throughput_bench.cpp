@@ -106,8 +106,7 @@ void run_point(const bench::options& o, zmq::context_t& ctx, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bench::options o = bench::parse_options(argc, argv, "", false);
-    if (o.pin) bench::pin_process(o.cpu);
+    const bench::options o = bench::start(argc, argv, false);
     zmq::context_t ctx;
     const std::size_t max_bytes = o.max_bytes ? o.max_bytes : (o.quick ? 64 << 10 : 256 << 20);
     const unsigned repeats = o.repeats ? o.repeats : (o.quick ? 1 : 3);
