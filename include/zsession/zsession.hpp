@@ -2,6 +2,7 @@
 #pragma once
 
 #include "zsession/buffer.hpp"
+#include "zsession/calibrate.hpp"
 #include "zsession/compression.hpp"
 #include "zsession/copy_policy.hpp"
 #include "zsession/error.hpp"
