@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -42,16 +43,27 @@ std::string new_uuid4() {
 
 std::string utc_now_iso8601() {
     using namespace std::chrono;
-    const auto now = system_clock::now();
-    const auto us = duration_cast<microseconds>(now.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char text[64];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(us % 1'000'000));
-    return text;
+    const auto us = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+    const std::int64_t secs = us / 1'000'000;
+    // "YYYY-MM-DDTHH:MM:SS" changes once a second: format it once per second and thread.
+    thread_local std::int64_t cached_secs = -1;
+    thread_local char prefix[32];
+    if (secs != cached_secs) {
+        const std::time_t t = static_cast<std::time_t>(secs);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_secs = secs;
+    }
+    std::string out(27, '\0');  // prefix (19) + ".ffffff" + "Z"
+    std::memcpy(out.data(), prefix, 19);
+    out[19] = '.';
+    auto frac = static_cast<std::uint32_t>(us % 1'000'000);
+    for (int i = 25; i >= 20; --i, frac /= 10)
+        out[static_cast<std::size_t>(i)] = static_cast<char>('0' + frac % 10);
+    out[26] = 'Z';
+    return out;
 }
 
 }  // namespace zsession

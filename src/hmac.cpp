@@ -14,6 +14,7 @@ namespace zsession::detail {
 namespace {
 
 constexpr std::size_t max_digest = EVP_MAX_MD_SIZE;
+static_assert(hmac_signer::max_digest_size == EVP_MAX_MD_SIZE);
 
 struct ctx_free {
     void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
@@ -57,33 +58,57 @@ hmac_signer::hmac_signer(std::string_view key, std::string_view scheme) {
 }
 
 hmac_signer::~hmac_signer() {
+    for (EVP_MAC_CTX* c : pool_) EVP_MAC_CTX_free(c);
     EVP_MAC_CTX_free(keyed_);
 }
 
+EVP_MAC_CTX* hmac_signer::acquire() const {
+    {
+        std::lock_guard lock(pool_mutex_);
+        if (!pool_.empty()) {
+            EVP_MAC_CTX* c = pool_.back();
+            pool_.pop_back();
+            return c;
+        }
+    }
+    EVP_MAC_CTX* c = EVP_MAC_CTX_dup(keyed_);
+    if (!c) throw std::bad_alloc();
+    return c;
+}
+
+void hmac_signer::release(EVP_MAC_CTX* ctx) const noexcept {
+    std::lock_guard lock(pool_mutex_);
+    try {
+        pool_.push_back(ctx);
+    } catch (...) {
+        EVP_MAC_CTX_free(ctx);
+    }
+}
+
 void hmac_signer::mac(std::span<const bytes_view> parts, unsigned char* out) const {
-    std::unique_ptr<EVP_MAC_CTX, ctx_free> ctx(EVP_MAC_CTX_dup(keyed_));
-    if (!ctx) throw std::bad_alloc();
+    std::unique_ptr<EVP_MAC_CTX, ctx_free> ctx(acquire());
+    // No key: back to the keyed state (HMAC keeps the key's pads); allocates nothing.
+    if (EVP_MAC_init(ctx.get(), nullptr, 0, nullptr) != 1) throw std::bad_alloc();
     for (const auto& p : parts) {
         EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(p.data()), p.size());
     }
     std::size_t len = 0;
     EVP_MAC_final(ctx.get(), out, &len, max_digest);
+    release(ctx.release());
 }
 
-std::string hmac_signer::sign_hex(std::span<const bytes_view> parts) const {
+void hmac_signer::sign_hex(std::span<const bytes_view> parts, char* out) const {
     unsigned char digest[max_digest];
     mac(parts, digest);
-    std::string out(hex_size(), '\0');
-    to_hex(digest, digest_size_, out.data());
-    return out;
+    to_hex(digest, digest_size_, out);
 }
 
-bool hmac_signer::verify_hex(bytes_view signature, std::span<const bytes_view> parts) const {
+bool hmac_signer::verify_hex(bytes_view signature, std::span<const bytes_view> parts,
+                             unsigned char* digest_out) const {
     if (signature.size() != hex_size()) return false;
-    unsigned char digest[max_digest];
-    mac(parts, digest);
+    mac(parts, digest_out);
     char expected[2 * max_digest];
-    to_hex(digest, digest_size_, expected);
+    to_hex(digest_out, digest_size_, expected);
     return CRYPTO_memcmp(expected, signature.data(), hex_size()) == 0;
 }
 

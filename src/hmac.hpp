@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "zsession/buffer.hpp"
 
@@ -20,19 +22,32 @@ class hmac_signer {
     hmac_signer(const hmac_signer&) = delete;
     hmac_signer& operator=(const hmac_signer&) = delete;
 
+    static constexpr std::size_t max_digest_size = 64;  // EVP_MAX_MD_SIZE
+
+    std::size_t digest_size() const noexcept { return digest_size_; }
     /// Length of the hex signature (2 x digest size).
     std::size_t hex_size() const noexcept { return 2 * digest_size_; }
-    /// Lower-case hex MAC of the concatenation of `parts`. Thread-safe: duplicates the keyed
-    /// template state, never writes it.
-    std::string sign_hex(std::span<const bytes_view> parts) const;
-    /// Constant-time check of `signature` (exact length first) against the parts' MAC.
-    bool verify_hex(bytes_view signature, std::span<const bytes_view> parts) const;
+    /// Writes the lower-case hex MAC of the concatenation of `parts` to out[0, hex_size()).
+    void sign_hex(std::span<const bytes_view> parts, char* out) const;
+    /// Constant-time check of `signature` (exact length first) against the parts' MAC; the
+    /// raw MAC is left in digest_out[0, digest_size()) when the length is right.
+    bool verify_hex(bytes_view signature, std::span<const bytes_view> parts,
+                    unsigned char* digest_out) const;
 
   private:
     void mac(std::span<const bytes_view> parts, unsigned char* out) const;
+    EVP_MAC_CTX* acquire() const;  // a working context (its state is reset before use)
+    void release(EVP_MAC_CTX* ctx) const noexcept;
 
     EVP_MAC_CTX* keyed_ = nullptr;
     std::size_t digest_size_ = 0;
+    // Working contexts, reused: re-initialising one to the keyed state copies the
+    // precomputed inner/outer pads and allocates nothing, where a dup per message costs an
+    // allocation, a copy and a cleanse. Thread safety: the pool is guarded by pool_mutex_;
+    // a context is used by one thread at a time; keyed_ is never written after the
+    // constructor.
+    mutable std::mutex pool_mutex_;
+    mutable std::vector<EVP_MAC_CTX*> pool_;
 };
 
 }  // namespace zsession::detail

@@ -3,7 +3,11 @@
 namespace zsession {
 
 msgpack::zone& message::zone() {
-    if (!zone_) zone_ = std::make_unique<msgpack::zone>(1024);
+    if (!zone_) {
+        auto z = std::make_shared<msgpack::zone>(1024);
+        zone_ = z.get();
+        storage_ = std::move(z);
+    }
     return *zone_;
 }
 

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "json_packer.hpp"
+#include "msgpack_reader.hpp"
 
 namespace zsession::detail {
 
@@ -15,36 +16,6 @@ struct string_writer {
     std::string& out;
     void write(const char* p, std::size_t n) { out.append(p, n); }
 };
-
-/// Walks a msgpack document without building it, to bound what unpacking would allocate:
-/// every declared element needs at least one byte of input, so the declared counts of all
-/// containers together may not exceed the frame's size; and depth may not exceed the limit.
-struct bound_checker : msgpack::null_visitor {
-    std::size_t budget;
-    std::size_t max_depth;
-    std::size_t depth = 0;
-    bool over_depth = false, over_size = false;
-
-    bool spend(std::size_t n) {
-        if (n > budget) return !(over_size = true);
-        budget -= n;
-        return true;
-    }
-    bool enter(std::size_t elements) {
-        if (++depth > max_depth) return !(over_depth = true);
-        return spend(elements);
-    }
-    bool start_array(std::uint32_t n) { return enter(n); }
-    bool start_map(std::uint32_t n) { return enter(std::size_t{2} * n); }
-    bool end_array() { return --depth, true; }
-    bool end_map() { return --depth, true; }
-    void parse_error(std::size_t, std::size_t) {}
-    void insufficient_bytes(std::size_t, std::size_t) {}
-};
-
-bool reference_everything(msgpack::type::object_type, std::size_t, void*) {
-    return true;
-}
 
 }  // namespace
 
@@ -92,30 +63,15 @@ void pack_map(packer_kind kind, const msgpack::object& obj, std::string& out, co
 msgpack::object unpack_map(packer_kind kind, bytes_view bytes, msgpack::zone& zone,
                            const limits& lim, const char* what) {
     if (kind == packer_kind::json) return json_unpack_map(bytes, zone, lim, what);
-    const std::string where(what);
-    bound_checker check;
-    check.budget = bytes.size();
-    check.max_depth = lim.max_nesting;
-    std::size_t off = 0;
-    bool complete = false;
-    try {
-        complete = msgpack::v2::parse(bytes.chars(), bytes.size(), off, check);
-    } catch (const msgpack::unpack_error& e) {
-        throw decode_error(where + " is not valid msgpack: " + e.what());
-    }
-    if (check.over_depth) throw limit_error(where + " nests deeper than limits.max_nesting");
-    if (check.over_size) throw decode_error(where + " declares more elements than it has bytes");
-    if (!complete) throw decode_error(where + " is not valid msgpack (truncated or malformed)");
-    if (off != bytes.size()) throw decode_error(where + " has trailing bytes after its map");
-
     msgpack::object obj;
     try {
-        std::size_t pos = 0;
-        obj = msgpack::unpack(zone, bytes.chars(), bytes.size(), pos, &reference_everything);
-    } catch (const msgpack::unpack_error& e) {
-        throw decode_error(where + " is not valid msgpack: " + e.what());
+        obj = read_msgpack(bytes, zone, lim.max_nesting);
+    } catch (const limit_error& e) {
+        throw limit_error(std::string(what) + ": " + e.what());
+    } catch (const decode_error& e) {
+        throw decode_error(std::string(what) + ": " + e.what());
     }
-    if (obj.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
+    if (obj.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
     return obj;
 }
 

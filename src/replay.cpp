@@ -1,23 +1,70 @@
 #include "replay.hpp"
 
+#include <bit>
+#include <cstring>
+
 namespace zsession::detail {
 
-bool replay_history::insert(std::string_view signature) {
-    if (capacity_ == 0) return true;
-    std::lock_guard lock(mutex_);
-    auto [it, fresh] = seen_.emplace(signature);
-    if (!fresh) return false;
-    order_.push_back(&*it);
-    if (order_.size() > capacity_) {
-        seen_.erase(seen_.find(*order_.front()));
-        order_.pop_front();
+replay_history::replay_history(std::size_t capacity, std::size_t digest_size)
+    : capacity_(capacity), digest_size_(digest_size) {
+    if (capacity_ == 0) return;
+    ring_.resize(capacity_ * digest_size_);
+    // At most half full: probe sequences stay short.
+    index_.assign(std::bit_ceil(2 * capacity_), empty);
+}
+
+std::size_t replay_history::home(const std::byte* digest) const {
+    // HMAC output is uniformly distributed: its first bytes are a good hash already.
+    std::uint64_t h = 0;
+    std::memcpy(&h, digest, std::min<std::size_t>(sizeof h, digest_size_));
+    return static_cast<std::size_t>(h) & (index_.size() - 1);
+}
+
+bool replay_history::same(std::uint32_t s, const std::byte* digest) const {
+    return std::memcmp(slot(s), digest, digest_size_) == 0;
+}
+
+void replay_history::erase_slot(std::uint32_t s) {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = home(slot(s));
+    while (index_[i] != s + 1) i = (i + 1) & mask;
+    // Backward shift: pull later entries of the cluster into the hole when their home
+    // position allows it, so lookups never need tombstones.
+    for (std::size_t j = (i + 1) & mask; index_[j] != empty; j = (j + 1) & mask) {
+        const std::size_t h = home(slot(index_[j] - 1));
+        if (((j - h) & mask) >= ((j - i) & mask)) {
+            index_[i] = index_[j];
+            i = j;
+        }
     }
+    index_[i] = empty;
+}
+
+bool replay_history::insert(bytes_view digest) {
+    if (capacity_ == 0) return true;
+    const std::byte* d = digest.data();
+    const std::size_t mask = index_.size() - 1;
+    std::lock_guard lock(mutex_);
+    std::size_t i = home(d);
+    for (; index_[i] != empty; i = (i + 1) & mask) {
+        if (same(index_[i] - 1, d)) return false;
+    }
+    if (count_ == capacity_) {
+        erase_slot(static_cast<std::uint32_t>(next_));  // forget the oldest
+        for (i = home(d); index_[i] != empty; i = (i + 1) & mask) {
+        }
+    } else {
+        ++count_;
+    }
+    std::memcpy(ring_.data() + next_ * digest_size_, d, digest_size_);
+    index_[i] = static_cast<std::uint32_t>(next_ + 1);
+    next_ = (next_ + 1) % capacity_;
     return true;
 }
 
 std::size_t replay_history::size() const {
     std::lock_guard lock(mutex_);
-    return seen_.size();
+    return count_;
 }
 
 }  // namespace zsession::detail

@@ -10,18 +10,36 @@
 
 namespace zsession {
 
+namespace {
+
+/// The largest replay history accepted: 16 M digests (512 MiB of SHA-256 digests).
+constexpr std::size_t max_replay_history = std::size_t{1} << 24;
+
+std::unique_ptr<detail::hmac_signer> make_signer(const session_options& o) {
+    if (o.key.empty()) return nullptr;
+    return std::make_unique<detail::hmac_signer>(o.key, o.signature_scheme);
+}
+
+std::size_t history_capacity(const session_options& o) {
+    if (o.replay_history > max_replay_history) {
+        throw usage_error("replay_history is larger than 2^24 digests");
+    }
+    return o.key.empty() ? 0 : o.replay_history;
+}
+
+}  // namespace
+
 struct session::impl {
     session_options opts;
     std::unique_ptr<detail::hmac_signer> signer;  // null when unsigned
     detail::replay_history history;
 
     explicit impl(session_options o)
-        : opts(std::move(o)), history(opts.key.empty() ? 0 : opts.replay_history) {
+        : opts(std::move(o)),
+          signer(make_signer(opts)),
+          history(history_capacity(opts), signer ? signer->digest_size() : 0) {
         if (opts.session_id.empty()) opts.session_id = new_uuid4();
         if (!opts.handlers) opts.handlers = std::make_shared<const registry>(registry::builtins());
-        if (!opts.key.empty()) {
-            signer = std::make_unique<detail::hmac_signer>(opts.key, opts.signature_scheme);
-        }
     }
 };
 
@@ -58,7 +76,9 @@ message session::make_reply(const message& request, std::string_view msg_type) c
 
 std::string session::sign(std::span<const bytes_view, 4> parts) const {
     if (!impl_->signer) return {};
-    return impl_->signer->sign_hex(parts);
+    std::string out(impl_->signer->hex_size(), '\0');
+    impl_->signer->sign_hex(parts, out.data());
+    return out;
 }
 
 frames session::encode(const message& m) const {
@@ -88,8 +108,13 @@ void session::encode_into(const message& m, frames& out) const {
     out.reserve(out.size() + m.identities.size() + 6 + m.buffers.size());
     for (const auto& id : m.identities) out.emplace_back(id.data(), id.size());
     out.emplace_back(delimiter.data(), delimiter.size());
-    const std::string signature = sign(parts);
-    out.emplace_back(signature.data(), signature.size());
+    if (impl_->signer) {
+        char signature[2 * detail::hmac_signer::max_digest_size];
+        impl_->signer->sign_hex(parts, signature);
+        out.emplace_back(signature, impl_->signer->hex_size());
+    } else {
+        out.emplace_back();
+    }
     for (const auto& p : parts) out.emplace_back(p.data(), p.size());
     for (const auto& b : m.buffers) {
         out.push_back(make_frame(b, choose_send_mode(b.size(), o.copy_threshold)));
@@ -151,9 +176,11 @@ message session::decode(frames&& in) const {
         if (signature.size() != impl_->signer->hex_size()) {
             throw signature_error("signature has the wrong length");
         }
-        if (!impl_->signer->verify_hex(signature, parts))
+        unsigned char digest[detail::hmac_signer::max_digest_size];
+        if (!impl_->signer->verify_hex(signature, parts, digest)) {
             throw signature_error("invalid signature");
-        if (!impl_->history.insert(signature.as_string_view())) {
+        }
+        if (!impl_->history.insert({digest, impl_->signer->digest_size()})) {
             throw replay_error("duplicate signature: replayed message");
         }
     }
@@ -161,22 +188,27 @@ message session::decode(frames&& in) const {
     // Authenticated: now parse. The four map frames move to the heap once (the maps' strings
     // point into them), and every buffer frame becomes a pinned view.
     message m;
-    auto maps = std::make_shared<std::array<zmq::message_t, 4>>();
-    for (std::size_t i = 0; i < 4; ++i) (*maps)[i] = std::move(in[sig + 1 + i]);
     std::size_t map_bytes = 0;
-    for (const auto& f : *maps) map_bytes += f.size();
-    auto zone = std::make_unique<msgpack::zone>(std::max<std::size_t>(512, 2 * map_bytes));
-    const auto& lim = o.limits;
-    const msgpack::object h =
-        detail::unpack_map(o.packer, view_of((*maps)[0]), *zone, lim, "header");
-    const msgpack::object p =
-        detail::unpack_map(o.packer, view_of((*maps)[1]), *zone, lim, "parent_header");
-    m.metadata = detail::unpack_map(o.packer, view_of((*maps)[2]), *zone, lim, "metadata");
-    m.content = detail::unpack_map(o.packer, view_of((*maps)[3]), *zone, lim, "content");
+    for (std::size_t i = 0; i < 4; ++i) map_bytes += in[sig + 1 + i].size();
+    // One allocation holds the four frames and the zone their parsed objects live in.
+    struct received_maps {
+        std::array<zmq::message_t, 4> frames;
+        msgpack::zone zone;
+        explicit received_maps(std::size_t chunk) : zone(chunk) {}
+    };
+    auto maps = std::make_shared<received_maps>(std::max<std::size_t>(256, 2 * map_bytes));
+    for (std::size_t i = 0; i < 4; ++i) maps->frames[i] = std::move(in[sig + 1 + i]);
+    const auto unpack = [&](std::size_t i, const char* what) {
+        return detail::unpack_map(o.packer, view_of(maps->frames[i]), maps->zone, o.limits, what);
+    };
+    const msgpack::object h = unpack(0, "header");
+    const msgpack::object p = unpack(1, "parent_header");
+    m.metadata = unpack(2, "metadata");
+    m.content = unpack(3, "content");
     m.header = detail::header_from_object(h, true, "header");
     m.parent_header = detail::header_from_object(p, false, "parent_header");
-    m.adopt_zone(std::move(zone));
-    m.pin(std::move(maps));
+    msgpack::zone& zone = maps->zone;
+    m.adopt_storage(std::move(maps), zone);
 
     m.identities.reserve(delim);
     for (std::size_t i = 0; i < delim; ++i) m.identities.push_back(buffer::take(std::move(in[i])));

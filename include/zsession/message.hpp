@@ -59,11 +59,13 @@ class message {
         return convert<T>(metadata, "metadata");
     }
 
-    /// Keeps `pin` alive as long as this message (the received frames that metadata and
-    /// content point into). Used by the codec.
-    void pin(std::shared_ptr<const void> p) { pinned_ = std::move(p); }
-    /// Adopts a zone that metadata/content point into. Used by the codec.
-    void adopt_zone(std::unique_ptr<msgpack::zone> z) { zone_ = std::move(z); }
+    /// Makes `zone` (owned by `storage`, which may also hold the received frames that
+    /// metadata and content point into) this message's zone, kept alive as long as the
+    /// message. Used by the codec.
+    void adopt_storage(std::shared_ptr<void> storage, msgpack::zone& zone) noexcept {
+        storage_ = std::move(storage);
+        zone_ = &zone;
+    }
 
   private:
     template <class T>
@@ -76,8 +78,8 @@ class message {
         }
     }
 
-    std::shared_ptr<const void> pinned_;
-    std::unique_ptr<msgpack::zone> zone_;
+    std::shared_ptr<void> storage_;  // owns *zone_ and, when received, the map frames
+    msgpack::zone* zone_ = nullptr;
 };
 
 /// Looks up `key` in a map object; nullptr when `map` is not a map or lacks the key.
