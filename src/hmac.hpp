@@ -35,12 +35,19 @@ class hmac_signer {
                     unsigned char* digest_out) const;
 
   private:
+    struct sha256_pads;  // the fast path's precomputed states (hmac.cpp)
+
     void mac(std::span<const bytes_view> parts, unsigned char* out) const;
     EVP_MAC_CTX* acquire() const;  // a working context (its state is reset before use)
     void release(EVP_MAC_CTX* ctx) const noexcept;
 
     EVP_MAC_CTX* keyed_ = nullptr;
     std::size_t digest_size_ = 0;
+    // HMAC-SHA256, Jupyter's scheme, skips EVP's per-use context copies (each one allocates,
+    // copies through the provider and cleanses): the inner and outer SHA-256 states after
+    // the key's pads are computed once here and copied as plain structs per message, into
+    // the same SHA-NI/AVX code. Null for other digests, which use keyed_. Read-only.
+    std::unique_ptr<const sha256_pads> sha256_;
     // Working contexts, reused: re-initialising one to the keyed state copies the
     // precomputed inner/outer pads and allocates nothing, where a dup per message costs an
     // allocation, a copy and a cleanse. Thread safety: the pool is guarded by pool_mutex_;
