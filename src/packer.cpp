@@ -19,8 +19,12 @@ struct string_writer {
 
 }  // namespace
 
-std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(const header& h) {
-    return {{
+namespace {
+
+template <class H>  // header or const header
+auto fields_of(H& h) {
+    using field = std::conditional_t<std::is_const_v<H>, const std::string, std::string>;
+    return std::array<std::pair<std::string_view, field*>, 6>{{
         {"msg_id", &h.msg_id},
         {"msg_type", &h.msg_type},
         {"username", &h.username},
@@ -28,6 +32,15 @@ std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(con
         {"date", &h.date},
         {"version", &h.version},
     }};
+}
+
+}  // namespace
+
+std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(const header& h) {
+    return fields_of(h);
+}
+std::array<std::pair<std::string_view, std::string*>, 6> header_fields(header& h) {
+    return fields_of(h);
 }
 
 void pack_header(packer_kind kind, const header& h, std::string& out) {
@@ -114,32 +127,42 @@ std::string timestamp_to_iso(const msgpack::object& o, const std::string& where)
     return text;
 }
 
+namespace {
+
+void read_header_field(const msgpack::object& v, std::string_view name, std::string& field,
+                       bool strict, const char* what) {
+    if (v.type == msgpack::type::STR) {
+        field.assign(v.via.str.ptr, v.via.str.size);
+    } else if (name == "date" && v.type == msgpack::type::EXT) {
+        field = timestamp_to_iso(v, what);
+    } else if (strict || v.type != msgpack::type::NIL) {
+        throw decode_error(std::string(what) + "." + std::string(name) + " is not a string");
+    }
+}
+
+}  // namespace
+
 header header_from_object(const msgpack::object& map, bool strict, const char* what) {
-    const std::string where(what);
-    if (map.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
+    if (map.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
     header h;
-    const std::array<std::pair<std::string_view, std::string*>, 6> fields{{
-        {"msg_id", &h.msg_id},
-        {"msg_type", &h.msg_type},
-        {"username", &h.username},
-        {"session", &h.session},
-        {"date", &h.date},
-        {"version", &h.version},
-    }};
-    for (const auto& [name, field] : fields) {
-        const msgpack::object* v = find_key(map, name);
-        if (!v) {
-            if (strict) throw decode_error(where + " lacks '" + std::string(name) + "'");
-            continue;
+    const auto fields = header_fields(h);
+    unsigned seen = 0;  // one bit per field
+    // One pass over the map; keys that are not header fields are ignored.
+    for (const auto& kv : std::span(map.via.map.ptr, map.via.map.size)) {
+        if (kv.key.type != msgpack::type::STR) continue;
+        const std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
+        for (unsigned i = 0; i < fields.size(); ++i) {
+            if (fields[i].first != key) continue;
+            if (seen & (1u << i)) {
+                throw decode_error(std::string(what) + " has '" + std::string(key) + "' twice");
+            }
+            seen |= 1u << i;
+            read_header_field(kv.val, fields[i].first, *fields[i].second, strict, what);
         }
-        if (v->type == msgpack::type::STR) {
-            field->assign(v->via.str.ptr, v->via.str.size);
-        } else if (name == "date" && v->type == msgpack::type::EXT) {
-            *field = timestamp_to_iso(*v, where);
-        } else if (!strict && v->type == msgpack::type::NIL) {
-            continue;
-        } else {
-            throw decode_error(where + "." + std::string(name) + " is not a string");
+    }
+    for (unsigned i = 0; strict && i < fields.size(); ++i) {
+        if (!(seen & (1u << i))) {
+            throw decode_error(std::string(what) + " lacks '" + std::string(fields[i].first) + "'");
         }
     }
     return h;

@@ -28,11 +28,13 @@ msgpack::object unpack_map(packer_kind kind, bytes_view bytes, msgpack::zone& zo
 
 /// Reads a header map. With `strict`, every field must be present (msg_id, msg_type,
 /// username, session, date, version); without, missing fields stay empty (parent_header).
-/// Throws decode_error for a missing field or a value of the wrong type.
+/// Throws decode_error for a missing or repeated field or a value of the wrong type.
+/// Keys that are not header fields are ignored.
 header header_from_object(const msgpack::object& map, bool strict, const char* what);
 
 /// The six header fields in wire order: (name, pointer into `h`). Valid while `h` lives.
 std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(const header& h);
+std::array<std::pair<std::string_view, std::string*>, 6> header_fields(header& h);
 
 /// A msgpack timestamp extension (type -1, as Python's msgpack writes datetimes) as ISO 8601
 /// "YYYY-MM-DDTHH:MM:SS.ffffffZ". Throws decode_error (naming `where`) for another extension

@@ -239,11 +239,13 @@ bool session::send(zmq::socket_ref socket, const message& m, zmq::send_flags fla
     return true;
 }
 
-std::optional<frames> session::recv_frames(zmq::socket_ref socket, zmq::recv_flags flags) const {
-    const auto& lim = impl_->opts.limits;
-    frames in;
+namespace {
+
+/// Receives one whole message into `in` (cleared first); false on would-block.
+bool receive_into(zmq::socket_ref socket, zmq::recv_flags flags, const limits& lim, frames& in) {
+    in.clear();
     zmq::message_t part;
-    if (!socket.recv(part, flags)) return std::nullopt;
+    if (!socket.recv(part, flags)) return false;
     std::size_t count = 0, total = 0;
     bool over = false;
     for (;;) {
@@ -260,13 +262,22 @@ std::optional<frames> session::recv_frames(zmq::socket_ref socket, zmq::recv_fla
         (void)socket.recv(part, zmq::recv_flags::none);
     }
     if (over) throw limit_error("message exceeds limits.max_frames() or limits.max_message_bytes");
+    return true;
+}
+
+}  // namespace
+
+std::optional<frames> session::recv_frames(zmq::socket_ref socket, zmq::recv_flags flags) const {
+    frames in;
+    if (!receive_into(socket, flags, impl_->opts.limits, in)) return std::nullopt;
     return in;
 }
 
 std::optional<message> session::recv(zmq::socket_ref socket, zmq::recv_flags flags) const {
-    auto in = recv_frames(socket, flags);
-    if (!in) return std::nullopt;
-    return decode(std::move(*in));
+    // The vector is reused per thread: its frames are moved out by decode, its capacity stays.
+    thread_local frames in;
+    if (!receive_into(socket, flags, impl_->opts.limits, in)) return std::nullopt;
+    return decode(std::move(in));
 }
 
 recv_result session::try_recv(zmq::socket_ref socket, zmq::recv_flags flags) const {

@@ -138,6 +138,14 @@ std::vector<bad_case> bad_cases() {
          [](const session& s) {
              return signed_raw(s, {header_map(s, {"version"}), empty_map, empty_map, empty_map});
          }},
+        {"header with msg_id twice (parsers could disagree on it)", errc::decode,
+         [](const session& s) {
+             std::string h = header_map(s);
+             h[0] = static_cast<char>(0x87);  // fixmap of 7: one more pair follows
+             h += packed(
+                 [](auto& pk) { pk.pack(std::string("msg_id")), pk.pack(std::string("x")); });
+             return signed_raw(s, {h, empty_map, empty_map, empty_map});
+         }},
         {"msg_type that is a number", errc::decode,
          [](const session& s) {
              std::string h = packed([](auto& pk) {
