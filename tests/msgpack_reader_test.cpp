@@ -6,6 +6,7 @@
 
 #include "../src/msgpack_reader.hpp"
 #include "zsession/error.hpp"
+#include "zsession/session.hpp"
 
 using zsession::bytes_view;
 using zsession::detail::read_msgpack;
@@ -103,6 +104,28 @@ TEST_CASE("random valid documents read exactly as msgpack-c reads them") {
         CHECK(ours.type == theirs.get().type);
         CHECK(ours == theirs.get());  // deep comparison
         CHECK(repack(ours) == bytes);
+    }
+}
+
+TEST_CASE("the session writes content exactly as msgpack-c packs it, and reads it back") {
+    std::mt19937 rng(43);
+    zsession::session s(zsession::session_options{});
+    for (int i = 0; i < 1000; ++i) {
+        msgpack::sbuffer sb;
+        packer pk(sb);
+        pk.pack_map(2);
+        pk.pack(std::string("a"));
+        random_value(pk, rng, 1);
+        pk.pack(std::string("b"));
+        random_value(pk, rng, 1);
+        const std::string expected(sb.data(), sb.size());
+        zsession::message m = s.make_message("t");
+        const msgpack::object_handle content = msgpack::unpack(sb.data(), sb.size());
+        m.content = content.get();
+        zsession::frames f = s.encode(m);
+        CAPTURE(i);
+        CHECK(f[5].to_string_view() == expected);
+        CHECK(s.decode(std::move(f)).content == content.get());
     }
 }
 
