@@ -160,7 +160,7 @@ struct small_request {
     bool store_history = true;
     bool allow_stdin = false;
     std::map<std::string, std::string> user_expressions;
-    MSGPACK_DEFINE_MAP(code, silent, store_history, allow_stdin, user_expressions);
+    MSGPACK_DEFINE_MAP(code, silent, store_history, allow_stdin, user_expressions)
 };
 
 }  // namespace

@@ -20,7 +20,7 @@ struct reply_content {
     std::string status = "ok";
     int execution_count = 1;
     std::map<std::string, std::string> user_expressions;
-    MSGPACK_DEFINE_MAP(status, execution_count, user_expressions);
+    MSGPACK_DEFINE_MAP(status, execution_count, user_expressions)
 };
 
 // One variant: request with or without a buffer, session and raw forms of both messages.

@@ -47,7 +47,7 @@ std::string utc_now_iso8601() {
     const std::int64_t secs = us / 1'000'000;
     // "YYYY-MM-DDTHH:MM:SS" changes once a second: format it once per second and thread.
     thread_local std::int64_t cached_secs = -1;
-    thread_local char prefix[32];
+    thread_local char prefix[64];
     if (secs != cached_secs) {
         const std::time_t t = static_cast<std::time_t>(secs);
         std::tm tm{};

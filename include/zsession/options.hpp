@@ -57,13 +57,13 @@ struct limits {
 /// The default copy_threshold: buffers smaller than this are copied into the frame, larger
 /// ones are handed to libzmq zero-copy.
 ///
-/// 16 KiB is what bench/crossover_bench measured on the project's 2-vCPU VM (see
-/// docs/PERFORMANCE.md): streaming signed messages with a fresh buffer per message, copy and
-/// zero-copy are within noise of each other up to ~16 KiB on inproc, ipc and tcp, and
-/// zero-copy wins from 16-32 KiB up; 16 KiB minimised the summed slowdown over all three
-/// transports. (The seed's 50 kB was measured through Python and included its per-frame
-/// overhead; a reused, already-pinned buffer crosses lower, near 1-2 KiB.) Measure your own
-/// machine with zsession::calibrate_copy_threshold or the zsession-calibrate command.
+/// 16 KiB, from the project's benchmark sweep on a 2-vCPU VM (docs/PERFORMANCE.md): with a
+/// fresh buffer per message zero-copy wins from 32 KiB on inproc and is within noise of copy
+/// up to 256 KiB on ipc and tcp; with a buffer the sender keeps, zero-copy leads from 32-64
+/// KiB on all three. 16 KiB is below every measured crossover and a size where both modes are
+/// within noise on every transport. (The seed's 50 kB was measured through Python and included
+/// its per-frame overhead.) Measure your own machine and transport with
+/// zsession::calibrate_copy_threshold or the zsession-calibrate command.
 inline constexpr std::size_t default_copy_threshold = 16 * 1024;
 
 /// How values are offloaded into buffers (placeholder.hpp).
