@@ -1,9 +1,10 @@
 // demo: a controller distributes array tasks to engines over tcp loopback with zsession.
 //
 // It shows, with real figures: engines registering, small signed control messages (round
-// trip), array buffers from 8 KiB to 128 MiB sent zero-copy and echoed back by the engine
-// straight from its received frame, a forged message rejected while traffic continues, and
-// an engine that dies holding a task whose task is re-sent to a live engine.
+// trip), float64 arrays from 8 KiB to 128 MiB carried as placeholders in typed task structs,
+// sent zero-copy, resolved by the engine into a view of its received frame and echoed back
+// from that frame without a copy, a forged message rejected while traffic continues, and an
+// engine that dies holding a task whose task is re-sent to a live engine.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,16 +23,27 @@ const std::string key = "demo-secret-key-0123456789";
 
 struct task {
     int id = 0;
-    std::string op;  // "sum" (reply: the sum) or "echo" (reply: the array back)
-    MSGPACK_DEFINE_MAP(id, op)
+    std::string op;    // "sum" (reply: the sum) or "echo" (reply: the sum and the array back)
+    placeholder data;  // a <f8 ndarray, offloaded into the message's buffers
+    MSGPACK_DEFINE_MAP(id, op, data)
 };
 
 struct result {
     int id = 0;
     double sum = 0;
     std::string engine;
-    MSGPACK_DEFINE_MAP(id, sum, engine)
+    std::optional<placeholder> data;  // the echoed array
+    MSGPACK_DEFINE_MAP(id, sum, engine, data)
 };
+
+/// A task message: `values` travels zero-copy (or copied below the threshold) as a buffer
+/// that the placeholder in the content names. The message shares the array's pin.
+message make_task(const session& s, int id, const std::string& op, const buffer& values) {
+    message m = s.make_message("apply_request");
+    const ndarray_view array(dtype_of<double>(), {values.size() / sizeof(double)}, values);
+    m.set_content(task{id, op, offload(s, m, array)});
+    return m;
+}
 
 double micros(clock_type::duration d) {
     return std::chrono::duration<double, std::micro>(d).count();
@@ -61,12 +73,16 @@ void serve(zmq::context_t& ctx, const std::string& endpoint, const std::string& 
         }
         const auto t = m.content_as<task>();
         if (t.id == die_on) return;  // dies holding the task
+        // A view into the received frame; copy() only if libzmq left it misaligned.
+        const ndarray_view array = resolver(s, m).resolve<ndarray_view>(t.data);
+        const ndarray aligned = array.is_aligned() ? ndarray() : array.copy();
+        const auto values =
+            array.is_aligned() ? array.values<double>() : aligned.view().values<double>();
         message reply = s.make_reply(m, "apply_reply");
-        const auto* values = reinterpret_cast<const double*>(m.buffers.at(0).data());
-        const std::size_t n = m.buffers[0].size() / sizeof(double);
-        reply.set_content(result{t.id, std::accumulate(values, values + n, 0.0), name});
-        // Echo: send the received frame's bytes back; the view pins the frame, no copy.
-        if (t.op == "echo") reply.buffers.push_back(m.buffers[0]);
+        result r{t.id, std::accumulate(values.begin(), values.end(), 0.0), name, std::nullopt};
+        // Echo: offload the received view itself; it pins the frame, so nothing is copied.
+        if (t.op == "echo") r.data = offload(s, reply, array);
+        reply.set_content(r);
         s.send(sock, reply);
     }
 }
@@ -166,16 +182,15 @@ void array_tasks(controller& c) {
         const buffer array = buffer::take(std::move(data));
         const auto t0 = clock_type::now();
         for (int i = 0; i < tasks; ++i) {
-            message m = c.s.make_message("apply_request");
-            m.set_content(task{++id, "echo"});
-            m.buffers.push_back(array);  // shares the pin: no copy per task
-            c.send_to(c.engines[static_cast<std::size_t>(i) % c.engines.size()], std::move(m));
+            c.send_to(c.engines[static_cast<std::size_t>(i) % c.engines.size()],
+                      make_task(c.s, ++id, "echo", array));  // shares the pin: no copy
         }
         for (int i = 0; i < tasks; ++i) {
             auto reply = c.next(std::chrono::seconds(30));
             if (!reply) throw std::runtime_error("array task lost");
             const auto r = reply->content_as<result>();
-            if (r.sum != expected || reply->buffers.at(0).view() != array.view()) {
+            const auto back = resolver(c.s, *reply).resolve<ndarray_view>(r.data.value());
+            if (r.sum != expected || back.bytes().view() != array.view()) {
                 throw std::runtime_error("array came back wrong");
             }
         }
@@ -206,17 +221,12 @@ void forged_message(controller& c) {
 
 void dead_engine(controller& c) {
     // engine-2 dies on task 1000: the controller re-sends it to a live engine.
-    message m = c.s.make_message("apply_request");
-    m.set_content(task{1000, "sum"});
-    m.buffers.push_back(buffer::take(std::vector<double>(1000, 1.0)));
-    c.send_to(c.engine_named("engine-2"), std::move(m));
+    const buffer ones = buffer::take(std::vector<double>(1000, 1.0));
+    c.send_to(c.engine_named("engine-2"), make_task(c.s, 1000, "sum", ones));
     auto reply = c.next(std::chrono::milliseconds(500));
     if (reply) throw std::runtime_error("the dying engine answered");
     std::printf("  task 1000 on engine-2: no reply within 500 ms, engine-2 presumed dead\n");
-    message again = c.s.make_message("apply_request");
-    again.set_content(task{1000, "sum"});
-    again.buffers.push_back(buffer::take(std::vector<double>(1000, 1.0)));
-    c.send_to(c.engine_named("engine-1"), std::move(again));
+    c.send_to(c.engine_named("engine-1"), make_task(c.s, 1000, "sum", ones));
     reply = c.next(std::chrono::seconds(5));
     if (!reply) throw std::runtime_error("task 1000 lost");
     const auto r = reply->content_as<result>();
@@ -243,7 +253,8 @@ int main() {
         register_engines(c, 2);
         std::printf("2. control messages\n");
         control_round_trips(c);
-        std::printf("3. array tasks (controller -> engine -> controller, buffer echoed)\n");
+        std::printf(
+            "3. array tasks: <f8 ndarray placeholders, resolved and echoed by the engine\n");
         array_tasks(c);
         std::printf("4. a forged message (wrong key)\n");
         forged_message(c);

@@ -122,20 +122,26 @@ bool ndarray_view::is_aligned() const noexcept {
 }
 
 ndarray ndarray_view::copy() const {
-    ndarray a(type(), shape(), order());
+    ndarray a(ndarray::for_overwrite, type(), shape(), order());
     if (!bytes_.empty()) std::memcpy(a.data(), bytes_.data(), bytes_.size());
     return a;
 }
 
 ndarray::ndarray(zsession::dtype type, std::vector<std::size_t> shape, array_order order)
+    : ndarray(for_overwrite, type, std::move(shape), order) {
+    std::memset(data(), 0, nbytes());
+}
+
+ndarray::ndarray(for_overwrite_t, zsession::dtype type, std::vector<std::size_t> shape,
+                 array_order order)
     : array_layout(type, std::move(shape), order) {
     const std::size_t count = size();
     if (count > std::numeric_limits<std::size_t>::max() / type.itemsize) {
         throw decode_error("array size overflows");
     }
     // new std::byte[] is aligned to __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16 on x86-64 and
-    // aarch64): enough for every supported dtype. () zero-fills.
-    data_ = std::shared_ptr<std::byte[]>(new std::byte[std::max<std::size_t>(nbytes(), 1)]());
+    // aarch64): enough for every supported dtype. Not initialized here.
+    data_ = std::shared_ptr<std::byte[]>(new std::byte[std::max<std::size_t>(nbytes(), 1)]);
 }
 
 ndarray_view ndarray::view() const {

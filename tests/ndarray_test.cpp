@@ -2,6 +2,7 @@
 // handler over real sockets (received arrays are views of the frames).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <complex>
 #include <numeric>
 
@@ -55,6 +56,20 @@ TEST_CASE("owning array: from, values, and a view that keeps the storage alive")
     CHECK(v.values<int>()[5] == 500);
     CHECK(v.values<int>()[11] == 11);
     CHECK_THROWS_AS(ndarray::from<int>(src, {5, 5}), usage_error);
+}
+
+TEST_CASE("a new array is zero-filled even where the allocator returns used memory") {
+    for (int round = 0; round < 3; ++round) {
+        {
+            ndarray dirty = ndarray::from<std::int64_t>(std::vector<std::int64_t>(4096, -1));
+            CHECK(dirty.values<std::int64_t>()[4095] == -1);
+        }  // freed: the next allocation of this size is likely the same memory
+        ndarray fresh(dtype_of<std::int64_t>(), {4096});
+        const auto v = fresh.values<std::int64_t>();
+        CHECK(std::all_of(v.begin(), v.end(), [](std::int64_t x) { return x == 0; }));
+        const ndarray copied = fresh.view().copy();
+        CHECK(copied.view().bytes().view() == fresh.view().bytes().view());
+    }
 }
 
 TEST_CASE("a view must match its buffer's size") {

@@ -182,7 +182,7 @@ class ndarray : public array_layout {
     static ndarray from(std::span<const T> values, std::vector<std::size_t> shape = {},
                         array_order order = array_order::c) {
         if (shape.empty()) shape = {values.size()};
-        ndarray a(dtype_of<T>(), std::move(shape), order);
+        ndarray a(for_overwrite, dtype_of<T>(), std::move(shape), order);
         if (a.size() != values.size()) throw usage_error("shape does not match the value count");
         if (!values.empty()) std::memcpy(a.data(), values.data(), a.nbytes());
         return a;
@@ -205,6 +205,14 @@ class ndarray : public array_layout {
     ndarray_view view() const;
 
   private:
+    friend class ndarray_view;  // copy() fills a new array whole
+    struct for_overwrite_t {};
+    static constexpr for_overwrite_t for_overwrite{};
+    /// Uninitialized storage, for callers that write every byte at once (from, copy): an
+    /// 800 MB copy is one pass over memory, not two.
+    ndarray(for_overwrite_t, zsession::dtype type, std::vector<std::size_t> shape,
+            array_order order);
+
     std::shared_ptr<std::byte[]> data_;
 };
 
