@@ -43,15 +43,22 @@ buffer lz4_decompress(bytes_view in, std::size_t declared, std::size_t max_decom
     if (declared > lz4_max_input() || in.size() > static_cast<std::size_t>(INT32_MAX)) {
         throw compression_error("lz4 block larger than the format allows");
     }
-    // std::vector<std::byte> storage comes from operator new: aligned for every dtype.
-    std::vector<std::byte> out(declared);
-    const int got = LZ4_decompress_safe(in.chars(), reinterpret_cast<char*>(out.data()),
+    // An lz4 block expands at most 255-fold (each length byte adds at most 255): a larger
+    // declared size is a lie, refused before anything is allocated.
+    if (declared > in.size() * 255 + 16) {
+        throw compression_error("declared decompressed size is impossible for a " +
+                                std::to_string(in.size()) + "-byte lz4 block");
+    }
+    // Uninitialised (every byte is written or the block is refused); operator new[] storage
+    // is aligned for every dtype.
+    const std::shared_ptr<std::byte[]> out(new std::byte[std::max<std::size_t>(declared, 1)]);
+    const int got = LZ4_decompress_safe(in.chars(), reinterpret_cast<char*>(out.get()),
                                         static_cast<int>(in.size()), static_cast<int>(declared));
     if (got < 0 || static_cast<std::size_t>(got) != declared) {
         throw compression_error("lz4 block does not decompress to its declared " +
                                 std::to_string(declared) + " bytes");
     }
-    return buffer::take(std::move(out));
+    return buffer(bytes_view(out.get(), declared), out);
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -108,11 +109,23 @@ void write_string(json_writer& w, std::string_view s, bool key) {
 }
 
 void write_base64(json_writer& w, const msgpack::object_bin& bin) {
-    std::string text(4 * ((std::size_t{bin.size} + 2) / 3) + 1, '\0');
-    const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                                    reinterpret_cast<const unsigned char*>(bin.ptr),
-                                    static_cast<int>(bin.size));
-    w.String(text.data(), static_cast<rapidjson::SizeType>(len));
+    const std::size_t encoded = 4 * ((std::size_t{bin.size} + 2) / 3);
+    if (encoded > std::numeric_limits<rapidjson::SizeType>::max()) {
+        throw usage_error("a binary value of " + std::to_string(bin.size) +
+                          " bytes is too large for a JSON string");
+    }
+    std::string text(encoded + 1, '\0');  // EVP_EncodeBlock writes a terminating NUL
+    // EVP_EncodeBlock takes an int length: encode in whole base64 quanta of 3 MiB.
+    constexpr std::size_t chunk = std::size_t{3} << 20;
+    std::size_t in = 0, out = 0;
+    while (in < bin.size) {
+        const std::size_t n = std::min<std::size_t>(chunk, bin.size - in);
+        out += static_cast<std::size_t>(EVP_EncodeBlock(
+            reinterpret_cast<unsigned char*>(text.data() + out),
+            reinterpret_cast<const unsigned char*>(bin.ptr + in), static_cast<int>(n)));
+        in += n;
+    }
+    w.String(text.data(), static_cast<rapidjson::SizeType>(out));
 }
 
 void write_double(json_writer& w, double d) {
@@ -143,7 +156,8 @@ void write_key(json_writer& w, const msgpack::object& k, const std::string& wher
     }
 }
 
-void write_value(json_writer& w, const msgpack::object& o, const std::string& where) {
+void write_value(json_writer& w, const msgpack::object& o, const std::string& where,
+                 std::size_t depth) {
     using msgpack::type::object_type;
     switch (o.type) {
         case object_type::NIL:
@@ -169,17 +183,21 @@ void write_value(json_writer& w, const msgpack::object& o, const std::string& wh
             write_base64(w, o.via.bin);
             return;
         case object_type::ARRAY:
+            if (depth >= max_pack_depth)
+                throw usage_error(where + " nests deeper than 1024 levels");
             w.StartArray();
             for (const auto& e : std::span(o.via.array.ptr, o.via.array.size)) {
-                write_value(w, e, where);
+                write_value(w, e, where, depth + 1);
             }
             w.EndArray();
             return;
         case object_type::MAP:
+            if (depth >= max_pack_depth)
+                throw usage_error(where + " nests deeper than 1024 levels");
             w.StartObject();
             for (const auto& kv : std::span(o.via.map.ptr, o.via.map.size)) {
                 write_key(w, kv.key, where);
-                write_value(w, kv.val, where);
+                write_value(w, kv.val, where, depth + 1);
             }
             w.EndObject();
             return;
@@ -227,7 +245,7 @@ void json_pack_map(const msgpack::object& obj, std::string& out, const char* wha
         w.EndObject();
         return;
     }
-    write_value(w, obj, what);
+    write_value(w, obj, what, 0);
 }
 
 namespace {
@@ -236,17 +254,20 @@ namespace {
 /// container ends; then the container's elements move into one zone allocation.
 class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, object_builder> {
   public:
-    object_builder(msgpack::zone& zone, std::size_t max_depth) : zone_(zone), max_(max_depth) {}
+    object_builder(msgpack::zone& zone, std::size_t max_depth, std::size_t max_elements)
+        : zone_(zone), max_(max_depth), elements_left_(max_elements) {}
 
-    bool Null() { return push(msgpack::object()); }
-    bool Bool(bool b) { return push(msgpack::object(b)); }
+    bool Null() { return count() && push(msgpack::object()); }
+    bool Bool(bool b) { return count() && push(msgpack::object(b)); }
     bool Int(int i) { return Int64(i); }
     bool Uint(unsigned u) { return Uint64(u); }
-    bool Int64(std::int64_t i) { return push(msgpack::object(i)); }
-    bool Uint64(std::uint64_t u) { return push(msgpack::object(u)); }
-    bool Double(double d) { return push(msgpack::object(d)); }
-    bool String(const char* s, rapidjson::SizeType n, bool) { return push(string(s, n)); }
-    bool Key(const char* s, rapidjson::SizeType n, bool) { return push(string(s, n)); }
+    bool Int64(std::int64_t i) { return count() && push(msgpack::object(i)); }
+    bool Uint64(std::uint64_t u) { return count() && push(msgpack::object(u)); }
+    bool Double(double d) { return count() && push(msgpack::object(d)); }
+    bool String(const char* s, rapidjson::SizeType n, bool) {
+        return count() && push(string(s, n));
+    }
+    bool Key(const char* s, rapidjson::SizeType n, bool) { return count() && push(string(s, n)); }
     bool StartObject() { return enter(); }
     bool StartArray() { return enter(); }
     bool EndObject(rapidjson::SizeType members) {
@@ -257,6 +278,7 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
     }
 
     bool too_deep() const noexcept { return too_deep_; }
+    bool too_many() const noexcept { return too_many_; }
     /// The one top-level value, once parsing succeeded.
     const msgpack::object& result() const { return values_.front(); }
 
@@ -265,9 +287,15 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
         values_.push_back(o);
         return true;
     }
+    /// Every value, key and container counts once against limits.max_map_elements.
+    bool count() {
+        if (elements_left_ == 0) return !(too_many_ = true);
+        --elements_left_;
+        return true;
+    }
     bool enter() {
         if (++depth_ > max_) too_deep_ = true;
-        return !too_deep_;
+        return !too_deep_ && count();
     }
     msgpack::object string(const char* s, std::size_t n);
     /// Replaces the last `n` values (2n for a map: key, value, ...) with one container.
@@ -280,7 +308,9 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
     msgpack::zone& zone_;
     std::size_t max_;
     std::size_t depth_ = 0;
+    std::size_t elements_left_;
     bool too_deep_ = false;
+    bool too_many_ = false;
     std::vector<msgpack::object> values_;
     std::string scratch_;
 };
@@ -329,16 +359,24 @@ bool object_builder::end_container(msgpack::type::object_type type, std::uint32_
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                 const char* what) {
     const std::string where(what);
+    // Stop after the one value, then require only whitespace to the frame's end: RapidJSON
+    // reads a NUL byte as the end of input, which would hide whatever follows it.
     constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag |
-                               rapidjson::kParseFullPrecisionFlag;
-    object_builder builder(zone, lim.max_nesting);
+                               rapidjson::kParseFullPrecisionFlag |
+                               rapidjson::kParseStopWhenDoneFlag;
+    object_builder builder(zone, lim.max_nesting, lim.max_map_elements);
     rapidjson::MemoryStream in(bytes.chars(), bytes.size());
     rapidjson::Reader reader;
     const rapidjson::ParseResult r = reader.Parse<flags>(in, builder);
     if (builder.too_deep()) throw limit_error(where + " nests deeper than limits.max_nesting");
+    if (builder.too_many()) throw limit_error(where + " holds more than limits.max_map_elements");
     if (r.IsError()) {
         throw decode_error(where + " is not valid JSON: " + rapidjson::GetParseError_En(r.Code()) +
                            " (at byte " + std::to_string(r.Offset()) + ")");
+    }
+    const std::string_view rest = bytes.as_string_view().substr(in.Tell());
+    if (rest.find_first_not_of(" \t\n\r") != std::string_view::npos) {
+        throw decode_error(where + " has bytes after its JSON value");
     }
     const msgpack::object& obj = builder.result();
     if (obj.type != msgpack::type::MAP) throw decode_error(where + " is not a map");

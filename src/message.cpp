@@ -1,6 +1,32 @@
 #include "zsession/message.hpp"
 
+#include <utility>
+
 namespace zsession {
+
+message::message(message&& other) noexcept
+    : identities(std::move(other.identities)),
+      header(std::move(other.header)),
+      parent_header(std::move(other.parent_header)),
+      metadata(std::exchange(other.metadata, msgpack::object())),
+      content(std::exchange(other.content, msgpack::object())),
+      buffers(std::move(other.buffers)),
+      storage_(std::move(other.storage_)),
+      zone_(std::exchange(other.zone_, nullptr)) {}
+
+message& message::operator=(message&& other) noexcept {
+    if (this != &other) {
+        identities = std::move(other.identities);
+        header = std::move(other.header);
+        parent_header = std::move(other.parent_header);
+        metadata = std::exchange(other.metadata, msgpack::object());
+        content = std::exchange(other.content, msgpack::object());
+        buffers = std::move(other.buffers);
+        storage_ = std::move(other.storage_);
+        zone_ = std::exchange(other.zone_, nullptr);
+    }
+    return *this;
+}
 
 msgpack::zone& message::zone() {
     if (!zone_) {

@@ -12,11 +12,12 @@ namespace type = msgpack::type;
 
 class reader {
   public:
-    reader(bytes_view bytes, msgpack::zone& zone, std::size_t max_depth)
+    reader(bytes_view bytes, msgpack::zone& zone, std::size_t max_depth, std::size_t max_elements)
         : p_(reinterpret_cast<const unsigned char*>(bytes.data())),
           end_(p_ + bytes.size()),
           zone_(zone),
           budget_(bytes.size()),
+          limit_(max_elements),
           max_depth_(max_depth) {}
 
     msgpack::object read_document() {
@@ -76,7 +77,8 @@ class reader {
     const unsigned char* p_;
     const unsigned char* end_;
     msgpack::zone& zone_;
-    std::size_t budget_;  // elements that containers may still declare
+    std::size_t budget_;  // elements that containers may still declare (bytes left to fill)
+    std::size_t limit_;   // elements that limits.max_map_elements still allows
     std::size_t max_depth_;
 };
 
@@ -84,7 +86,9 @@ void reader::read_container(msgpack::object& o, bool is_map, std::size_t n, std:
     if (depth >= max_depth_) throw limit_error("msgpack nests deeper than limits.max_nesting");
     const std::size_t elements = is_map ? 2 * n : n;
     if (elements > budget_) throw decode_error("msgpack declares more elements than it has bytes");
+    if (elements > limit_) throw limit_error("msgpack map holds more than limits.max_map_elements");
     budget_ -= elements;
+    limit_ -= elements;
     if (is_map) {
         o.type = type::MAP;
         o.via.map.size = static_cast<std::uint32_t>(n);
@@ -181,8 +185,9 @@ void reader::read(msgpack::object& o, std::size_t depth) {
 
 }  // namespace
 
-msgpack::object read_msgpack(bytes_view bytes, msgpack::zone& zone, std::size_t max_depth) {
-    return reader(bytes, zone, max_depth).read_document();
+msgpack::object read_msgpack(bytes_view bytes, msgpack::zone& zone, std::size_t max_depth,
+                             std::size_t max_elements) {
+    return reader(bytes, zone, max_depth, max_elements).read_document();
 }
 
 }  // namespace zsession::detail

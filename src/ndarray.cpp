@@ -166,6 +166,13 @@ ndarray_view handler<ndarray_view>::decode(const ndarray_header& h, std::span<co
         throw decode_error("ndarray buffer has " + std::to_string(in[0].size()) +
                            " bytes, dtype and shape say otherwise");
     }
+    // A bool holding any byte but 0 or 1 is undefined behaviour to read as bool.
+    if (type.kind == dtype_kind::boolean) {
+        const auto bytes = in[0].view().as_span();
+        if (std::any_of(bytes.begin(), bytes.end(), [](std::byte b) { return b > std::byte{1}; })) {
+            throw decode_error("|b1 array holds a byte other than 0 or 1");
+        }
+    }
     return ndarray_view(type, std::move(shape), in[0], order);
 }
 

@@ -62,9 +62,6 @@ void pack_header(packer_kind kind, const header& h, std::string& out) {
 
 namespace {
 
-/// Deepest object written: far beyond any message, short of exhausting the stack.
-constexpr std::size_t max_pack_depth = 1024;
-
 /// Writes `o` in msgpack's smallest form, as msgpack::pack(o) does, without the generic
 /// visitor (which keeps a heap-allocated stack per call).
 void write_object(msgpack::packer<string_writer>& pk, const msgpack::object& o, std::size_t depth) {
@@ -140,7 +137,7 @@ msgpack::object unpack_map(packer_kind kind, bytes_view bytes, msgpack::zone& zo
     if (kind == packer_kind::json) return json_unpack_map(bytes, zone, lim, what);
     msgpack::object obj;
     try {
-        obj = read_msgpack(bytes, zone, lim.max_nesting);
+        obj = read_msgpack(bytes, zone, lim.max_nesting, lim.max_map_elements);
     } catch (const limit_error& e) {
         throw limit_error(std::string(what) + ": " + e.what());
     } catch (const decode_error& e) {
@@ -180,6 +177,10 @@ std::string timestamp_to_iso(const msgpack::object& o, const std::string& where)
             throw decode_error(where + ".date is a timestamp of invalid size");
     }
     if (nanos >= 1'000'000'000u) throw decode_error(where + ".date has invalid nanoseconds");
+    // ISO 8601's four-digit years: 0001-01-01 to 9999-12-31.
+    if (secs < -62'135'596'800 || secs > 253'402'300'799) {
+        throw decode_error(where + ".date is outside the years 1 to 9999");
+    }
     std::time_t t = static_cast<std::time_t>(secs);
     std::tm tm{};
     if (!gmtime_r(&t, &tm)) throw decode_error(where + ".date is out of range");

@@ -13,6 +13,10 @@
 
 namespace zsession::detail {
 
+/// Deepest object either packer writes: far beyond any message, short of exhausting the
+/// stack (both writers recurse). Deeper content is a usage_error on encode.
+inline constexpr std::size_t max_pack_depth = 1024;
+
 /// Appends the packed form of `h` (`{}` when empty) to `out`.
 void pack_header(packer_kind kind, const header& h, std::string& out);
 /// Appends the packed form of `obj` (a map; nil is written as `{}`) to `out`.

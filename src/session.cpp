@@ -1,5 +1,6 @@
 #include "zsession/session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -129,7 +130,8 @@ bytes_view view_of(const zmq::message_t& f) noexcept {
 }
 
 std::size_t find_delimiter(const frames& in, const limits& lim) {
-    const std::size_t scan = std::min(in.size(), lim.max_identities + 1);
+    // max_identities + 1 frames may be scanned (written so SIZE_MAX cannot wrap).
+    const std::size_t scan = lim.max_identities < in.size() ? lim.max_identities + 1 : in.size();
     for (std::size_t i = 0; i < scan; ++i) {
         if (view_of(in[i]).as_string_view() == delimiter) return i;
     }
@@ -196,7 +198,10 @@ message session::decode(frames&& in) const {
         msgpack::zone zone;
         explicit received_maps(std::size_t chunk) : zone(chunk) {}
     };
-    auto maps = std::make_shared<received_maps>(std::max<std::size_t>(256, 2 * map_bytes));
+    // The zone's first chunk fits the objects of a typical message; it grows past 64 KiB in
+    // further chunks only as objects are actually parsed.
+    auto maps = std::make_shared<received_maps>(
+        std::clamp<std::size_t>(2 * map_bytes, 256, std::size_t{64} << 10));
     for (std::size_t i = 0; i < 4; ++i) maps->frames[i] = std::move(in[sig + 1 + i]);
     const auto unpack = [&](std::size_t i, const char* what) {
         return detail::unpack_map(o.packer, view_of(maps->frames[i]), maps->zone, o.limits, what);
@@ -219,23 +224,46 @@ message session::decode(frames&& in) const {
     return m;
 }
 
+namespace {
+
+/// A frames vector that keeps its capacity across calls on this thread, and is emptied on
+/// every exit path, exceptions included, so no frame (and no keepalive it holds) outlives
+/// the call. A re-entrant call (a keepalive's destructor that sends) finds no spare and
+/// starts from an empty vector.
+class scratch_frames {
+  public:
+    scratch_frames() noexcept { frames_.swap(spare()); }
+    ~scratch_frames() {
+        frames_.clear();
+        if (spare().capacity() < frames_.capacity()) spare().swap(frames_);
+    }
+    scratch_frames(const scratch_frames&) = delete;
+    scratch_frames& operator=(const scratch_frames&) = delete;
+    frames& get() noexcept { return frames_; }
+
+  private:
+    static frames& spare() noexcept {
+        thread_local frames f;
+        return f;
+    }
+    frames frames_;
+};
+
+}  // namespace
+
 bool session::send(zmq::socket_ref socket, const message& m, zmq::send_flags flags) const {
-    thread_local frames out;
-    out.clear();
+    scratch_frames scratch;
+    frames& out = scratch.get();
     encode_into(m, out);
     for (std::size_t i = 0; i < out.size(); ++i) {
         const bool last = i + 1 == out.size();
         const auto f = last ? flags : flags | zmq::send_flags::sndmore;
         if (!socket.send(out[i], f)) {
             // libzmq accepts a multipart message atomically: only the first part can block.
-            if (i == 0) {
-                out.clear();
-                return false;
-            }
+            if (i == 0) return false;
             throw zmq::error_t();
         }
     }
-    out.clear();
     return true;
 }
 
@@ -274,8 +302,8 @@ std::optional<frames> session::recv_frames(zmq::socket_ref socket, zmq::recv_fla
 }
 
 std::optional<message> session::recv(zmq::socket_ref socket, zmq::recv_flags flags) const {
-    // The vector is reused per thread: its frames are moved out by decode, its capacity stays.
-    thread_local frames in;
+    scratch_frames scratch;  // a bad message's frames are released even when decode throws
+    frames& in = scratch.get();
     if (!receive_into(socket, flags, impl_->opts.limits, in)) return std::nullopt;
     return decode(std::move(in));
 }

@@ -221,8 +221,10 @@ TEST_CASE("content that is not a map is refused on encode") {
     CHECK_THROWS_AS(s.encode(m), usage_error);
 }
 
-TEST_CASE("a header date written as a msgpack timestamp is read as ISO 8601") {
-    session s(session_options{});
+namespace {
+
+/// Frames of an unsigned message whose header date is the msgpack timestamp `ext`.
+frames with_timestamp_date(std::string_view ext) {
     msgpack::sbuffer hdr;
     msgpack::packer<msgpack::sbuffer> pk(hdr);
     pk.pack_map(6);
@@ -231,14 +233,69 @@ TEST_CASE("a header date written as a msgpack timestamp is read as ISO 8601") {
         pk.pack(std::string("v"));
     }
     pk.pack(std::string("date"));
-    const char ts[] = {0x00, 0x00, 0x00, 0x00, 0x5F, 0x5E, 0x10, 0x00};  // 1600000000 s, 0 ns
-    pk.pack_ext(8, -1);
-    pk.pack_ext_body(ts, 8);
+    pk.pack_ext(ext.size(), -1);
+    pk.pack_ext_body(ext.data(), static_cast<std::uint32_t>(ext.size()));
     frames f;
     f.push_back(test::frame("<IDS|MSG>"));
     f.push_back(zmq::message_t());
     f.emplace_back(hdr.data(), hdr.size());
     for (int i = 0; i < 3; ++i) f.push_back(test::frame("\x80"));
-    message r = s.decode(std::move(f));
-    CHECK(r.header.date == "2020-09-13T12:26:40.000000Z");
+    return f;
+}
+
+}  // namespace
+
+TEST_CASE("a header date written as a msgpack timestamp is read as ISO 8601") {
+    session s(session_options{});
+    // timestamp 64: 1600000000 s, 0 ns
+    const std::string ts64("\x00\x00\x00\x00\x5F\x5E\x10\x00", 8);
+    CHECK(s.decode(with_timestamp_date(ts64)).header.date == "2020-09-13T12:26:40.000000Z");
+    // timestamp 96: 123456789 ns, then 64-bit seconds
+    const std::string ts96("\x07\x5B\xCD\x15\x00\x00\x00\x00\x5F\x5E\x10\x00", 12);
+    CHECK(s.decode(with_timestamp_date(ts96)).header.date == "2020-09-13T12:26:40.123456Z");
+}
+
+TEST_CASE("a timestamp outside the years 1 to 9999, or with bad nanoseconds, is a decode_error") {
+    session s(session_options{});
+    const std::string huge("\x00\x00\x00\x00\x00\xF0\xC0\x00\x00\x00\x00\x00", 12);
+    CHECK_THROWS_AS(s.decode(with_timestamp_date(huge)), decode_error);
+    const std::string negative("\x00\x00\x00\x00\xF0\x00\x00\x00\x00\x00\x00\x00", 12);
+    CHECK_THROWS_AS(s.decode(with_timestamp_date(negative)), decode_error);
+    const std::string nanos("\x3B\x9A\xCA\x00\x00\x00\x00\x00\x00\x00\x00\x00", 12);
+    CHECK_THROWS_AS(s.decode(with_timestamp_date(nanos)), decode_error);
+    CHECK_THROWS_AS(s.decode(with_timestamp_date("abc")), decode_error);
+}
+
+TEST_CASE("a moved-from message owns nothing of the moved-to one (reused variable)") {
+    session s(signed_options());
+    for (int received = 0; received < 2; ++received) {
+        message a = s.make_message("t");
+        a.set_content(std::map<std::string, int>{{"x", 1}});
+        if (received) a = s.decode(s.encode(a));
+        message b(std::move(a));
+        CHECK(a.content.type == msgpack::type::NIL);
+        a.header = s.make_header("t");
+        a.set_content(std::map<std::string, int>{{"y", 2}});  // a fresh zone of its own
+        {
+            message c;
+            c = std::move(b);
+            CHECK(c.content_as<std::map<std::string, int>>().at("x") == 1);
+            CHECK(b.content.type == msgpack::type::NIL);
+        }  // c, and the storage it took from b, die here
+        CHECK(a.content_as<std::map<std::string, int>>().at("y") == 2);
+        CHECK(s.decode(s.encode(a)).content_as<std::map<std::string, int>>().at("y") == 2);
+    }
+}
+
+TEST_CASE("limits set to SIZE_MAX mean no limit, never a wrapped-around tiny one") {
+    limits l;
+    l.max_buffers = SIZE_MAX;
+    l.max_identities = SIZE_MAX;
+    CHECK(l.max_frames_after_delimiter() == SIZE_MAX);
+    CHECK(l.max_frames() == SIZE_MAX);
+    session_options o = signed_options();
+    o.limits = l;
+    session s(o);
+    message m = sample(s);
+    CHECK(s.decode(s.encode(m)).buffers.size() == 3);
 }

@@ -54,6 +54,19 @@ TEST_CASE("decompression is bounded by the declared size and the limit") {
     CHECK_THROWS_AS(lz4_decompress(c, std::size_t{1} << 40, SIZE_MAX), compression_error);
 }
 
+TEST_CASE("a declared size beyond lz4's 255-fold expansion is refused before allocating") {
+    // 2 GB declared for a 1-byte block: refused at once, not after zero-filling 2 GB.
+    const std::string one(1, '\0');
+    CHECK_THROWS_WITH_AS(lz4_decompress(std::string_view(one), 2'113'929'216, SIZE_MAX),
+                         "declared decompressed size is impossible for a 1-byte lz4 block",
+                         compression_error);
+    // The most compressible input still decompresses: the bound is not too tight.
+    const std::string zeros(1 << 20, '\0');
+    const buffer c = lz4_compress(bytes_view(zeros));
+    CHECK(c.size() * 255 + 16 >= zeros.size());
+    CHECK(lz4_decompress(c, zeros.size(), SIZE_MAX).view() == bytes_view(zeros));
+}
+
 TEST_CASE("wire names of the compressions") {
     CHECK(to_string(compression::none) == "none");
     CHECK(to_string(compression::lz4) == "lz4");

@@ -20,6 +20,7 @@ session_options strict_options() {
     o.limits.max_buffer_bytes = 1 << 20;
     o.limits.max_message_bytes = 3 << 20;
     o.limits.max_nesting = 16;
+    o.limits.max_map_elements = 1000;
     return o;
 }
 
@@ -179,6 +180,15 @@ std::vector<bad_case> bad_cases() {
          [](const session& s) {
              return signed_raw(
                  s, {header_map(s), empty_map, empty_map, std::string("\xdf\xff\xff\xff\xff", 5)});
+         }},
+        {"content with more values than max_map_elements", errc::limit,
+         [](const session& s) {
+             const std::string zeros = packed([](auto& pk) {
+                 pk.pack_map(1);
+                 pk.pack(std::string("k"));
+                 pk.pack(std::vector<int>(2000, 0));
+             });
+             return signed_raw(s, {header_map(s), empty_map, empty_map, zeros});
          }},
         {"content nested deeper than max_nesting", errc::limit,
          [](const session& s) {

@@ -207,3 +207,29 @@ TEST_CASE("a vector cannot be resolved from an array of another dtype or shape")
     CHECK_THROWS_AS(res.resolve<std::vector<double>>(f), decode_error);
     CHECK_THROWS_AS(res.resolve<std::vector<double>>(two_d), decode_error);
 }
+
+TEST_CASE("default-constructed arrays are empty, and offload and round-trip as such") {
+    session s(session_options{});
+    message m = s.make_message("t");
+    const placeholder a = offload(s, m, ndarray());
+    const placeholder v = offload(s, m, ndarray_view());
+    CHECK(ndarray().size() == 0);
+    CHECK(ndarray().values<std::uint8_t>().empty());
+    message r = s.decode(s.encode(m));
+    resolver res(s, r);
+    CHECK(res.resolve<ndarray_view>(a).size() == 0);
+    CHECK(res.resolve<ndarray_view>(v).shape() == std::vector<std::size_t>{0});
+}
+
+TEST_CASE("a received |b1 array with a byte other than 0 or 1 is a decode_error") {
+    session s(session_options{});
+    message m = s.make_message("t");
+    const placeholder p = offload(s, m, std::vector<bool>{true, false, true});
+    const placeholder q = offload(s, m, std::vector<bool>{true, false, true});
+    frames f = s.encode(m);
+    static_cast<unsigned char*>(f.back().data())[1] = 2;  // q's middle element
+    message r = s.decode(std::move(f));
+    resolver res(s, r);
+    CHECK(res.resolve<std::vector<bool>>(p) == std::vector<bool>{true, false, true});
+    CHECK_THROWS_AS(res.resolve<ndarray_view>(q), decode_error);
+}

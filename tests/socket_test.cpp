@@ -117,3 +117,38 @@ TEST_CASE("apply_limits sets ZMQ_MAXMSGSIZE to the largest allowed frame") {
     apply_limits(s, l);
     CHECK(s.get(zmq::sockopt::maxmsgsize) == 12345);
 }
+
+TEST_CASE("a send that throws releases the message's zero-copy buffers at once") {
+    zmq::context_t ctx;
+    zmq::socket_t router(ctx, zmq::socket_type::router);
+    router.set(zmq::sockopt::linger, 0);
+    router.set(zmq::sockopt::router_mandatory, 1);
+    router.bind("inproc://mandatory");
+    session s(session_options{.key = "k", .copy_threshold = 0});
+    std::weak_ptr<const void> watch;
+    {
+        message m = s.make_message("apply_request");
+        m.identities = {buffer::take(std::string("dead-engine"))};  // nobody has this identity
+        m.buffers.push_back(buffer::take(std::vector<char>(1 << 20, 'x')));
+        watch = m.buffers[0].keepalive();
+        CHECK_THROWS_AS(s.send(router, m), zmq::error_t);
+    }
+    CHECK(watch.expired());  // not kept alive by a per-thread frame vector
+}
+
+TEST_CASE("a bad message's frames are released even though decode threw") {
+    zmq::context_t ctx;
+    test::socket_pair p(ctx, "inproc");
+    session s(session_options{.key = "k", .copy_threshold = 0});
+    session wrong(session_options{.key = "wrong", .copy_threshold = 0});
+    std::weak_ptr<const void> watch;
+    {
+        message m = wrong.make_message("t");
+        m.buffers.push_back(buffer::take(std::vector<char>(1 << 20, 'x')));
+        watch = m.buffers[0].keepalive();
+        REQUIRE(wrong.send(p.a, m));
+    }
+    CHECK_FALSE(watch.expired());  // inproc: the receiver's frame still pins the sender's bytes
+    CHECK_THROWS_AS(s.recv(p.b), signature_error);
+    CHECK(watch.expired());
+}

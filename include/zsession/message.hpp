@@ -26,8 +26,11 @@ namespace zsession {
 class message {
   public:
     message() = default;
-    message(message&&) noexcept = default;
-    message& operator=(message&&) noexcept = default;
+    /// Moves everything, including the zone that metadata and content live in; the moved-from
+    /// message is left empty (nil maps, no zone), never pointing into the other's storage.
+    message(message&& other) noexcept;
+    message& operator=(message&& other) noexcept;
+    ~message() = default;
 
     std::vector<buffer> identities;  ///< routing frames before `<IDS|MSG>`
     zsession::header header;

@@ -96,7 +96,7 @@ class ndarray;
 /// What the two array forms share: dtype, shape, order.
 class array_layout {
   public:
-    array_layout() = default;
+    array_layout() = default;  ///< an empty 1-d array (shape {0})
     array_layout(zsession::dtype type, std::vector<std::size_t> shape, array_order order)
         : type_(type), shape_(std::move(shape)), order_(order) {}
 
@@ -123,7 +123,9 @@ class array_layout {
 
   private:
     zsession::dtype type_;
-    std::vector<std::size_t> shape_;
+    // Default: one dimension of length 0 (an empty array). An empty shape would be a 0-d
+    // array of one element, which a default-constructed array has no storage for.
+    std::vector<std::size_t> shape_{0};
     array_order order_ = array_order::c;
 };
 

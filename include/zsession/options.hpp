@@ -39,6 +39,10 @@ struct limits {
     /// Bytes of all frames of one message together (16 GiB): bounds what one message can
     /// make the receiver hold. Checked while receiving, frame by frame.
     std::size_t max_message_bytes = std::size_t{16} << 30;
+    /// Values (scalars, strings, map keys, containers) in any one of the four maps: 4 Mi.
+    /// Each costs 24 bytes once parsed, so one map never holds more than 96 MiB of objects
+    /// whatever its frame's size; bulk data belongs in buffers.
+    std::size_t max_map_elements = std::size_t{1} << 22;
     /// Depth of nested maps and arrays in any of the four maps. 64 is deeper than any real
     /// message and keeps recursive consumers' stacks small.
     std::size_t max_nesting = 64;
@@ -47,10 +51,16 @@ struct limits {
     std::size_t max_decompressed_bytes = std::size_t{4} << 30;
 
     /// Frames after `<IDS|MSG>` that can be legitimate: signature, 4 maps, buffers.
-    std::size_t max_frames_after_delimiter() const noexcept { return 5 + max_buffers; }
+    /// Saturates: a limit set to SIZE_MAX ("no limit") never wraps around.
+    std::size_t max_frames_after_delimiter() const noexcept { return add(5, max_buffers); }
     /// All frames of one message, delimiter included.
     std::size_t max_frames() const noexcept {
-        return max_identities + 1 + max_frames_after_delimiter();
+        return add(add(max_identities, 1), max_frames_after_delimiter());
+    }
+
+  private:
+    static constexpr std::size_t add(std::size_t a, std::size_t b) noexcept {
+        return a > SIZE_MAX - b ? SIZE_MAX : a + b;
     }
 };
 

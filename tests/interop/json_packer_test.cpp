@@ -2,6 +2,8 @@
 // behaviour for values JSON cannot hold and for hostile frames.
 #include <doctest/doctest.h>
 
+#include <openssl/evp.h>
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -139,6 +141,40 @@ TEST_CASE("binary data is written as standard base64") {
     CHECK(encoded_content(map_of(z, "b", b)) == R"({"b":""})");
 }
 
+TEST_CASE("base64 of a binary larger than one encoding chunk (3 MiB) is seamless") {
+    msgpack::zone z;
+    std::vector<char> bin((std::size_t{7} << 20) + 1);
+    for (std::size_t i = 0; i < bin.size(); ++i) bin[i] = static_cast<char>(i * 131 % 251);
+    msgpack::object b;
+    b.type = msgpack::type::BIN;
+    b.via.bin = {static_cast<std::uint32_t>(bin.size()), bin.data()};
+    std::string whole(4 * ((bin.size() + 2) / 3) + 1, '\0');  // one call, as reference
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(whole.data()),
+                                  reinterpret_cast<const unsigned char*>(bin.data()),
+                                  static_cast<int>(bin.size()));
+    whole.resize(static_cast<std::size_t>(n));
+    CHECK(encoded_content(map_of(z, "b", b)) == "{\"b\":\"" + whole + "\"}");
+}
+
+TEST_CASE("content nested deeper than 1024 levels is refused on encode by both packers") {
+    for (const packer_kind packer : {packer_kind::json, packer_kind::msgpack}) {
+        session_options o = json_options();
+        o.packer = packer;
+        session s(o);
+        message m = s.make_message("x");
+        msgpack::object deep;  // [[[...1...]]], 2000 levels, under one key
+        deep = msgpack::object(1);
+        for (int i = 0; i < 2000; ++i) {
+            auto* item = static_cast<msgpack::object*>(m.zone().allocate_align(sizeof deep));
+            *item = deep;
+            deep.type = msgpack::type::ARRAY;
+            deep.via.array = {1, item};
+        }
+        m.content = map_of(m.zone(), "a", deep);
+        CHECK_THROWS_AS(s.encode(m), usage_error);
+    }
+}
+
 TEST_CASE("non-finite reals are written as jupyter_client's json_clean writes them") {
     msgpack::zone z;
     CHECK(encoded_content(map_of(z, "x", msgpack::object(std::nan("")))) == R"({"x":"nan"})");
@@ -251,6 +287,26 @@ TEST_CASE("nesting is bounded by limits.max_nesting") {
     CHECK_THROWS_AS(decode_content(s, nested(9)), limit_error);
     // Far deeper than any stack: still a limit_error, no recursion.
     CHECK_THROWS_AS(decode_content(s, "{\"a\":" + std::string(1 << 20, '[')), limit_error);
+}
+
+TEST_CASE("values per map are bounded by limits.max_map_elements") {
+    session_options o = json_options();
+    o.limits.max_map_elements = 100;
+    session s(o);
+    auto zeros = [](int n) {  // {"a":[0,0,...]}: 1 map + 1 key + 1 array + n values
+        std::string list;
+        for (int i = 0; i < n; ++i) list += i ? ",0" : "0";
+        return "{\"a\":[" + list + "]}";
+    };
+    CHECK_NOTHROW(decode_content(s, zeros(97)));
+    CHECK_THROWS_AS(decode_content(s, zeros(98)), limit_error);
+}
+
+TEST_CASE("nothing may follow the JSON value, not even after a NUL byte") {
+    session s(json_options());
+    CHECK_NOTHROW(decode_content(s, "{\"a\":1} \n\t"));
+    CHECK_THROWS_AS(decode_content(s, std::string("{}\0 junk ][", 11)), decode_error);
+    CHECK_THROWS_AS(decode_content(s, "{} {}"), decode_error);
 }
 
 TEST_CASE("packers do not mix, and JSON messages are signed like any other") {
