@@ -23,7 +23,8 @@ int main() {
         "cam-3",
         zsession::offload(s, m, zsession::ndarray::from<std::uint16_t>(pixels, {480, 640})),
         zsession::inline_or_offloaded<std::vector<double>>::make(s, m, std::vector(16, 0.5))};
-    m.set_content(out);  // {"camera": ..., "image": {"__placeholder__": 1, ...}, "histogram": [...]}
+    // {"camera": ..., "image": {"__placeholder__": 1, ...}, "histogram": [...]}
+    m.set_content(out);
     s.send(tx, m);
 
     std::optional<zsession::message> got = s.recv(rx);
@@ -31,10 +32,11 @@ int main() {
     zsession::resolver res(s, *got);  // validates indices, sizes, claims, handler names
     const zsession::ndarray_view image = res.resolve<zsession::ndarray_view>(in.image);
     const std::vector<double> histogram = res.get(in.histogram);
-    std::printf("%s: %s array %zux%zu, pixel %u, a view of the sent bytes: %s; histogram %s (%zu)\n",
-                in.camera.c_str(), image.type().str().c_str(), image.shape()[0], image.shape()[1],
-                static_cast<unsigned>(image.values<std::uint16_t>()[12345]),
-                image.data() == m.buffers[0].data() ? "yes" : "no",
-                in.histogram.is_inline() ? "inline" : "offloaded", histogram.size());
+    std::printf(
+        "%s: %s array %zux%zu, pixel %u, a view of the sent bytes: %s; histogram %s (%zu)\n",
+        in.camera.c_str(), image.type().str().c_str(), image.shape()[0], image.shape()[1],
+        static_cast<unsigned>(image.values<std::uint16_t>()[12345]),
+        image.data() == m.buffers[0].data() ? "yes" : "no",
+        in.histogram.is_inline() ? "inline" : "offloaded", histogram.size());
     return image.data() == m.buffers[0].data() ? 0 : 1;
 }
