@@ -152,3 +152,25 @@ TEST_CASE("a bad message's frames are released even though decode threw") {
     CHECK_THROWS_AS(s.recv(p.b), signature_error);
     CHECK(watch.expired());
 }
+
+TEST_CASE("recv_frames: whole raw messages, empty on would-block, oversized ones drained") {
+    zmq::context_t ctx;
+    test::socket_pair p(ctx, "inproc");
+    session_options o{.key = "k"};
+    o.limits.max_identities = 0;
+    o.limits.max_buffers = 2;  // max_frames() = 0 + 1 + 5 + 2 = 8
+    session s(o);
+    CHECK_FALSE(s.recv_frames(p.b, zmq::recv_flags::dontwait).has_value());
+
+    message big = s.make_message("t");
+    big.buffers.assign(3, buffer::take(std::string("b")));  // 9 frames
+    REQUIRE(s.send(p.a, big));
+    message ok = s.make_message("t");
+    REQUIRE(s.send(p.a, ok));
+    CHECK_THROWS_AS(s.recv_frames(p.b), limit_error);
+    std::optional<frames> f = s.recv_frames(p.b);  // the next message, whole, not a remnant
+    REQUIRE(f.has_value());
+    CHECK(f->size() == 6);
+    CHECK(test::str((*f)[0]) == "<IDS|MSG>");
+    CHECK(s.decode(std::move(*f)).header.msg_id == ok.header.msg_id);
+}
