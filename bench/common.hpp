@@ -60,7 +60,7 @@ percentiles summarize(std::vector<double>& samples);
 struct record {
     std::string bench, transport, mode, impl;
     std::size_t bytes = 0;
-    std::optional<double> msgs_per_s, gb_per_s, median_us, p99_us, baseline_ratio;
+    std::optional<double> msgs_per_s{}, gb_per_s{}, median_us{}, p99_us{}, baseline_ratio{};
     std::uint64_t messages = 0;
 };
 

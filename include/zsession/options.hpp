@@ -84,20 +84,23 @@ struct offload_options {
     /// the one msgpack pass.
     std::size_t inline_threshold = 1024;
     /// Per-buffer lz4 compression (off by default).
-    compression_options compression;
+    compression_options compression{};
 };
 
 /// Everything a session is built from. Copied into the session; the session never changes.
+/// Meant for designated initializers (`{.key = k}`): every member has a default member
+/// initializer, `{}` at least, which is what keeps GCC's -Wmissing-field-initializers quiet
+/// about the members left out (keep it so for new members).
 struct session_options {
     /// HMAC key. Empty means unsigned messages (as in Jupyter): the signature frame is empty
     /// and incoming signatures are not checked.
-    std::string key;
+    std::string key{};
     /// "hmac-" followed by any digest OpenSSL knows; Jupyter uses "hmac-sha256".
     std::string signature_scheme = "hmac-sha256";
     /// header.username of messages this session makes.
     std::string username = "zsession";
     /// header.session of messages this session makes; empty draws a fresh UUID4.
-    std::string session_id;
+    std::string session_id{};
     packer_kind packer = packer_kind::msgpack;
     /// Buffers with size < copy_threshold are copied, the others sent zero-copy.
     std::size_t copy_threshold = default_copy_threshold;
@@ -105,12 +108,12 @@ struct session_options {
     /// 2^16). 0 disables replay protection.
     std::size_t replay_history = std::size_t{1} << 16;
     /// Bounds on received messages.
-    zsession::limits limits;
+    zsession::limits limits{};
     /// How offload() and inline_or_offloaded::make() treat values sent with this session.
-    offload_options offload;
+    offload_options offload{};
     /// Handlers for typed values (placeholder.hpp). Null: the session makes its own
     /// registry::builtins(). Shared read-only, so one registry can serve many sessions.
-    std::shared_ptr<const registry> handlers;
+    std::shared_ptr<const registry> handlers{};
 };
 
 }  // namespace zsession

@@ -1,6 +1,9 @@
 // zsession/zsession.hpp - everything.
 #pragma once
 
+// First: stops a pre-C++20 compile with one clear #error before anything else fails.
+#include "zsession/version.hpp"
+
 #include "zsession/buffer.hpp"
 #include "zsession/calibrate.hpp"
 #include "zsession/compression.hpp"
