@@ -98,3 +98,29 @@ TEST_CASE("a 5 GiB buffer over ipc: one frame, resolved as an ndarray placeholde
         CHECK(got.data() == r->buffers[0].data());
     }
 }
+
+TEST_CASE("lz4's 32-bit block limit: larger buffers travel uncompressed whatever the policy") {
+    // Nothing below reads the 5 GiB: every decision is made from the size.
+    const buffer big = repeated_pattern(5 * gib, 257 * 4096);
+    REQUIRE(big.size() > lz4_max_input());
+    for (const auto policy : {compression_policy::always, compression_policy::automatic}) {
+        compression_options o;
+        o.policy = policy;
+        CHECK_FALSE(maybe_compress(big, o).has_value());
+        message m;
+        offload_options oo;
+        oo.compression = o;
+        const placeholder p = offload(m, ndarray_view(dtype_of<std::uint8_t>(), {big.size()}, big),
+                                      registry::builtins(), oo);
+        REQUIRE(p.compression.size() == 1);
+        CHECK(p.compression[0] == compression::none);
+        CHECK(p.sizes[0] == big.size());
+        CHECK(m.buffers[0].data() == big.data());  // the buffer itself, not a copy
+    }
+    CHECK_THROWS_AS(lz4_compress(big), usage_error);
+    // A placeholder declaring an lz4 block that decodes beyond lz4's limit is refused before
+    // anything is allocated: first by the limit, then by the format even without a limit.
+    const std::string block(16, '\0');
+    CHECK_THROWS_AS(lz4_decompress(bytes_view(block), 5 * gib, std::size_t{4} << 30), limit_error);
+    CHECK_THROWS_AS(lz4_decompress(bytes_view(block), 5 * gib, SIZE_MAX), compression_error);
+}
