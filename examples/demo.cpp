@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <numeric>
+#include <string_view>
 #include <thread>
 
 #include "zsession/zsession.hpp"
@@ -236,8 +237,14 @@ void dead_engine(controller& c) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    // --tune-malloc: large received frames from reused heap memory instead of fresh pages
+    // (zsession/large_messages.hpp); must run before the context starts its I/O thread.
+    if (argc > 1 && std::string_view(argv[1]) == "--tune-malloc") {
+        std::printf("malloc tuned for large messages: %s\n",
+                    tune_malloc_for_large_messages() ? "yes" : "refused");
+    }
     zmq::context_t ctx;
     std::vector<std::thread> engines;
     int status = 0;

@@ -34,8 +34,11 @@ struct limits {
     /// Bytes of the content frame. Bulk data belongs in buffers; 256 MiB of inline content
     /// is a generous ceiling for display data.
     std::size_t max_content_bytes = std::size_t{256} << 20;
-    /// Bytes of one buffer frame: 4 GiB (arrays of a few GB are normal in a cluster).
-    std::size_t max_buffer_bytes = std::size_t{4} << 30;
+    /// Bytes of one buffer frame: 16 GiB, the same as max_message_bytes (arrays of several
+    /// GB are normal in a cluster). Sizes are 64-bit end to end (ZMTP frame lengths,
+    /// placeholder sizes, ndarray shapes); a 5 GiB buffer is tested over ipc. Only lz4 has a
+    /// 32-bit limit: buffers above lz4_max_input() (~2 GiB) always travel uncompressed.
+    std::size_t max_buffer_bytes = std::size_t{16} << 30;
     /// Bytes of all frames of one message together (16 GiB): bounds what one message can
     /// make the receiver hold. Checked while receiving, frame by frame.
     std::size_t max_message_bytes = std::size_t{16} << 30;
@@ -47,7 +50,8 @@ struct limits {
     /// message and keeps recursive consumers' stacks small.
     std::size_t max_nesting = 64;
     /// Bytes one compressed buffer may decompress to (checked against its declared size
-    /// before any allocation).
+    /// before any allocation). The lz4 block format itself stops at lz4_max_input()
+    /// (~2 GiB), so a larger declared size is refused as a compression_error anyway.
     std::size_t max_decompressed_bytes = std::size_t{4} << 30;
 
     /// Frames after `<IDS|MSG>` that can be legitimate: signature, 4 maps, buffers.

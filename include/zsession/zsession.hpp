@@ -10,6 +10,7 @@
 #include "zsession/copy_policy.hpp"
 #include "zsession/error.hpp"
 #include "zsession/header.hpp"
+#include "zsession/large_messages.hpp"
 #include "zsession/message.hpp"
 #include "zsession/ndarray.hpp"
 #include "zsession/options.hpp"
