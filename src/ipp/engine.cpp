@@ -53,18 +53,24 @@ std::optional<T> get(const object_map& m, const char* key) {
     }
 }
 
-/// Receives and forwards one heartbeat (all its frames, at most 16). Returns false on
-/// would-block.
+/// Receives one heartbeat and echoes it, unless it has more than 16 frames or a frame over
+/// 4 KiB (a real ping is one frame holding a float's text): such a message is drained and
+/// dropped. Returns false on would-block.
 bool echo_heartbeat(zmq::socket_t& in, zmq::socket_t& out) {
     std::vector<zmq::message_t> parts;
     zmq::message_t part;
     if (!in.recv(part, zmq::recv_flags::dontwait)) return false;
+    bool more = part.more();
+    bool sane = part.size() <= 4096;
     parts.push_back(std::move(part));
-    while (parts.back().more()) {
+    while (more) {  // drain the whole message
         zmq::message_t next;
         if (!in.recv(next, zmq::recv_flags::none)) break;
-        if (parts.size() < 16) parts.push_back(std::move(next));
+        more = next.more();
+        sane = sane && next.size() <= 4096 && parts.size() < 16;
+        if (sane) parts.push_back(std::move(next));
     }
+    if (!sane) return true;
     for (std::size_t i = 0; i < parts.size(); ++i) {
         out.send(parts[i],
                  (i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none) |
@@ -601,7 +607,9 @@ struct engine::impl final : detail::comm_channel {
         zmq::socket_t ping(ctx, zmq::socket_type::sub);
         zmq::socket_t pong(ctx, zmq::socket_type::dealer);
         prepare(ping, false);
-        ping.set(zmq::sockopt::maxmsgsize, std::int64_t{4096});  // a ping is a float's text
+        // No small ZMQ_MAXMSGSIZE here: libzmq (4.3.4, observed) drops a connection whose
+        // peer exceeds it and this connecting SUB then never reconnects, which would stop
+        // the heart for good. Oversized pings are dropped by echo_heartbeat instead.
         ping.set(zmq::sockopt::subscribe, "");
         prepare(pong, true);  // the hub maps hearts to engines by this identity
         pong.set(zmq::sockopt::linger, 0);
