@@ -196,3 +196,41 @@ class CommClient:
     def call(self, engine_uuid, comm_id, data, buffers=None, timeout=60):
         msg_id = self.send(engine_uuid, "comm_msg", {"comm_id": comm_id, "data": data}, buffers)
         return self.recv_reply(msg_id, timeout)
+
+
+def execute(client, eid, code, silent=False, timeout=60):
+    """Direct execute on engine eid, waiting for its outputs (view.execute is silent by
+    default, which hides execute_input/execute_result)."""
+    ar = client[eid].execute(code, silent=silent, block=False)
+    ar.get(timeout=timeout)
+    ar.wait_for_output(timeout=timeout)
+    return ar
+
+
+def lb_execute(client, code, targets=None, retries=0):
+    """Load-balanced execute: an execute_request through the task scheduler (ipyparallel's
+    LoadBalancedView only offers apply). Returns an AsyncResult."""
+    import ipyparallel as ipp
+
+    md = dict(after=[], follow=[], timeout=None, retries=retries,
+              targets=[client._engines[t] for t in (targets or [])])
+    # Through the ZMQStream, not the raw socket: a raw send from the IO thread can swallow
+    # the edge-triggered read event and leave a reply unread (seen with 200 quick tasks).
+    fut = client.send_execute_request(client._task_stream, code, silent=False, metadata=md)
+    return ipp.AsyncResult(client, fut, fname="execute", owner=True)
+
+
+def pipelined(submit, n, window=16, timeout=60):
+    """Calls submit(i) for i < n keeping at most `window` AsyncResults in flight; returns
+    them all, completed."""
+    done, flight = [], []
+    for i in range(n):
+        if len(flight) >= window:
+            ar = flight.pop(0)
+            ar.get(timeout=timeout)
+            done.append(ar)
+        flight.append(submit(i))
+    for ar in flight:
+        ar.get(timeout=timeout)
+        done.append(ar)
+    return done

@@ -23,7 +23,7 @@ import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "examples", "ipengine"))
-from ipp_cluster import Cluster  # noqa: E402
+from ipp_cluster import Cluster, execute, lb_execute  # noqa: E402
 
 import ipyparallel as ipp  # noqa: E402
 
@@ -34,22 +34,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         FAILURES.append(what)
-
-
-def execute(client, eid, code, silent=False, timeout=30):
-    """Direct execute on engine eid with outputs (view.execute is silent by default)."""
-    ar = client[eid].execute(code, silent=silent, block=False)
-    ar.get(timeout=timeout)
-    ar.wait_for_output(timeout=timeout)
-    return ar
-
-
-def lb_execute(client, code, targets=None, retries=0):
-    """Load-balanced execute: an execute_request through the task scheduler."""
-    md = dict(after=[], follow=[], timeout=None, retries=retries,
-              targets=[client._engines[t] for t in (targets or [])])
-    fut = client.send_execute_request(client._task_socket, code, silent=False, metadata=md)
-    return ipp.AsyncResult(client, fut, fname="execute", owner=True)
 
 
 def counting_replies(client):
