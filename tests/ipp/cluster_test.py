@@ -15,7 +15,6 @@ Every process is stopped by its pid in `finally` (ipp_cluster.Cluster).
 import os
 import signal
 import sys
-import threading
 import time
 
 import numpy as np
