@@ -96,7 +96,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a few seconds: the smoke test")
     ap.add_argument("--csv")
     args = ap.parse_args()
-    n_seq, n_pipe = (50, 200) if args.quick else (1000, 4000)
+    n_seq, n_pipe = (50, 200) if args.quick else (500, 2000)
     sizes = [1 << k for k in range(10, 29, 2)]  # 1 KiB .. 256 MiB
     if args.quick:
         sizes = [1 << 10, 1 << 20]
@@ -122,7 +122,7 @@ def main():
                     print("  %-10s %-20s %8.0f /s  (%d executes)" % (mode, name, rate, n),
                           flush=True)
             print("float64 arrays through a comm to the C++ engine (via the controller):")
-            rows += arrays(cl, c, cpp, sizes, (64 << 20) if args.quick else (1 << 30))
+            rows += arrays(cl, c, cpp, sizes, (64 << 20) if args.quick else (256 << 20))
         finally:
             if c is not None:
                 c.close()

@@ -85,6 +85,7 @@ struct engine::impl final : detail::comm_channel {
     impl(engine_options o, std::unique_ptr<interpreter> i)
         : opt(std::move(o)), interp(std::move(i)) {
         if (!interp) throw std::invalid_argument("engine needs an interpreter");
+        info = interp->info();
         if (opt.connection.broadcast.empty()) {
             throw std::invalid_argument("engine connection has no broadcast port");
         }
@@ -103,6 +104,7 @@ struct engine::impl final : detail::comm_channel {
     // -- configuration and state shared by the threads ---------------------------------------
     engine_options opt;
     std::unique_ptr<interpreter> interp;
+    language_info info;       // read once: kernel_info is served by shell and control
     std::mutex interp_mutex;  // execute (shell) vs clear (control)
     std::map<std::string, comm_target, std::less<>> targets;
     std::string curve_public, curve_secret;
@@ -301,7 +303,7 @@ struct engine::impl final : detail::comm_channel {
     void apply(zmq::socket_t& sock, const message& req) {
         const std::string started = utc_now_iso8601();
         status_guard g(*this, req);
-        const language_info li = interp->info();
+        const language_info& li = info;
         const detail::error_content err{
             "error",
             "NotImplementedError",
@@ -325,7 +327,7 @@ struct engine::impl final : detail::comm_channel {
     }
 
     detail::kernel_info_content kernel_info() const {
-        const language_info li = interp->info();
+        const language_info& li = info;
         detail::kernel_info_content k;
         k.protocol_version = std::string(protocol_version);
         k.implementation = li.implementation;

@@ -210,6 +210,20 @@ def main():
                             metadata={"is_coalescing": 3, "original_msg_id": None})
         check(rep["metadata"].get("is_coalescing") is False and
               rep["metadata"].get("engine") == uuid, "metadata of the wrong type: defaults")
+        # The optional interpreter requests, answered from calc.
+        _, rep = fc.request("mux", uuid.encode(), "complete_request", {"code": "x = sq",
+                                                                      "cursor_pos": 6})
+        check("sqrt" in rep["content"].get("matches", []) and
+              rep["content"].get("cursor_start") == 4, "complete_request: %s" % rep["content"])
+        _, rep = fc.request("mux", uuid.encode(), "inspect_request", {"code": "sqrt",
+                                                                     "cursor_pos": 2})
+        check(rep["content"].get("found") is True and
+              "square root" in rep["content"]["data"].get("text/plain", ""), "inspect_request")
+        _, rep = fc.request("mux", uuid.encode(), "is_complete_request", {"code": "(1 +"})
+        check(rep["content"].get("status") == "incomplete", "is_complete_request: %s" %
+              rep["content"].get("status"))
+        _, rep = fc.request("mux", uuid.encode(), "kernel_info_request", {})
+        check(rep["content"].get("language_info", {}).get("name") == "calc", "kernel_info on shell")
         check(p.poll() is None, "the engine process is alive")
         # Lost controller, exit policy: no pings for 3 x (200 + 500) ms.
         fc.beating = False

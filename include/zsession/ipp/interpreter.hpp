@@ -86,6 +86,7 @@ class interpreter {
     /// clear_request: forget the namespace (ipyparallel's Client.clear()).
     virtual void clear() {}
 
+    /// Called once, when the engine is constructed.
     virtual language_info info() const { return {}; }
 };
 
