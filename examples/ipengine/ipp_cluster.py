@@ -234,3 +234,14 @@ def pipelined(submit, n, window=16, timeout=60):
         ar.get(timeout=timeout)
         done.append(ar)
     return done
+
+
+def direct_execute(client, eid, code, silent=True):
+    """view.execute without the view: an execute_request to one engine through the client's
+    mux ZMQStream (DirectView sends on the raw socket, see lb_execute). Returns an
+    AsyncResult."""
+    import ipyparallel as ipp
+
+    ident = client._engines[eid].encode()
+    fut = client.send_execute_request(client._mux_stream, code, silent=silent, ident=ident)
+    return ipp.AsyncResult(client, fut, fname="execute", targets=eid, owner=True)
