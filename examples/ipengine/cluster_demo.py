@@ -26,6 +26,20 @@ def say(*a):
     print(*a, flush=True)
 
 
+def engine_pid(cl, eid):
+    """The pid a C++ engine logged when it registered as `eid` (its own log, or the
+    launcher's under <profile>/log)."""
+    import glob
+    import re
+
+    for path in glob.glob(os.path.join(cl.dir, "*.log")) + \
+            glob.glob(os.path.join(cl.dir, "log", "*.log")):
+        m = re.search(r"registered as engine %d \(.*pid (\d+)" % eid, open(path).read())
+        if m:
+            return int(m.group(1))
+    raise RuntimeError("no log of engine %d" % eid)
+
+
 def timed(f, n):
     t0 = time.perf_counter()
     for _ in range(n):
@@ -137,20 +151,22 @@ def main():
                 cc.close()
 
             # -- an engine killed mid-task -----------------------------------------------------------------
-            victim_name = "engine_hand"
-            others = [e for e in cpp if e != hand]
-            task = lb_execute(c, 'sleep(1); print("task done"); 99', targets=[hand] + others,
-                              retries=1)
-            while c.queue_status(targets=[hand])[hand]["tasks"] == 0 and not task.ready():
-                time.sleep(0.02)
+            task = lb_execute(c, 'sleep(1); print("task done"); 99', targets=cpp, retries=1)
+            victim = None
+            while victim is None and not task.ready():
+                qs = c.queue_status(targets=cpp)
+                victim = next((e for e in cpp if qs[e]["tasks"] == 1), None)
+            if victim is None:
+                raise RuntimeError("the task finished before it could be seen running")
             t_kill = time.time()
-            cl.kill(victim_name, signal.SIGKILL)
-            say("\n[failure] SIGKILLed C++ engine %d while it ran a task (retries=1)" % hand)
+            os.kill(engine_pid(cl, victim), signal.SIGKILL)
+            say("\n[failure] SIGKILLed C++ engine %d while it ran a task (retries=1)" % victim)
             task.get(timeout=60)
             task.wait_for_output(timeout=10)
             say("[failure] the task finished on engine %d %.1f s after the kill: %s, stdout %r" %
                 (task.engine_id, time.time() - t_kill, task.execute_result["data"]["text/plain"],
                  task.stdout))
+            hand = victim
             deadline = time.time() + 30
             while hand in c.ids and time.time() < deadline:
                 time.sleep(0.1)

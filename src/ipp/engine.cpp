@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <unistd.h>
 #include <zmq.hpp>
 
 #include "engine_messages.hpp"
@@ -701,7 +702,8 @@ struct engine::impl final : detail::comm_channel {
         iopub->set(zmq::sockopt::linger, 3000);
         iopub->connect(opt.connection.endpoint(opt.connection.iopub));
         last_ping_ms = now_ms();
-        log("registered as engine %d (%s), heartbeat %d ms", id, uuid.c_str(), hb_period);
+        log("registered as engine %d (%s), heartbeat %d ms, pid %ld", id, uuid.c_str(), hb_period,
+            static_cast<long>(::getpid()));
         std::thread heart([this] { guarded("heart", [this] { heart_loop(); }); });
         std::thread shell([this] { guarded("shell", [this] { shell_loop(); }); });
         std::thread control([this] { guarded("control", [this] { control_loop(); }); });
