@@ -75,8 +75,10 @@ class Cluster:
     def client_file(self):
         return os.path.join(self.dir, "security", "ipcontroller-client.json")
 
-    def start_cpp_engine(self, name, *extra):
-        return self._spawn(name, [self.engine_exe, "--profile-dir", self.dir, *extra])
+    def start_cpp_engine(self, name, *extra, env=None):
+        full_env = dict(os.environ, **env) if env else None
+        return self._spawn(name, [self.engine_exe, "--profile-dir", self.dir, *extra],
+                           env=full_env)
 
     def start_py_engine(self, name):
         return self._spawn(name, [IPENGINE, "--profile-dir=" + self.dir, "--log-level=WARN"])

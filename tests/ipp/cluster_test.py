@@ -172,8 +172,10 @@ def test_abort_heartbeat_kill_latejoin(cl, c, a, b):
           (time.time() - t0))
     # C joins late. A task (retries=1) may run on B or C; the one running it is SIGKILLed
     # mid-task and the other completes it.
-    cl.start_cpp_engine("engine_c")
+    # (MPI_RANK-style requested id: the hub grants 7, which is free.)
+    cl.start_cpp_engine("engine_c", "--mpi", env={"PMI_RANK": "7"})
     cid = cl.cpp_engine_id("engine_c")
+    check(cid == 7, "the late engine asked for its MPI rank 7 as id and got %d" % cid)
     c.wait_for_engines(4, timeout=30)
     task = lb_execute(c, 'sleep(2); print("task done"); 99', targets=[b, cid], retries=1)
     deadline = time.time() + 10
