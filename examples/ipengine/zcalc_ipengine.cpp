@@ -285,7 +285,8 @@ int main(int argc, char** argv) {
         engine e(o, std::make_unique<calc_interpreter>());
         e.register_comm_target("zcalc.arrays", [](comm& c, const comm_message& open) {
             // An open that already carries an op is answered at once.
-            if (open.data.type == msgpack::type::MAP && find_key(open.data, "op")) {
+            if (open.data.type == msgpack::type::MAP &&
+                open.data_as<std::map<std::string, msgpack::object>>().count("op") != 0) {
                 arrays_handler::compute(c, open);
             }
             return std::make_unique<arrays_handler>();
