@@ -12,6 +12,7 @@ registration_request with a fresh uuid). Every process is stopped by its pid in 
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -255,6 +256,7 @@ def main():
             for f in os.listdir(d):
                 if f.endswith(".log"):
                     print("----", f, "----\n" + open(os.path.join(d, f)).read()[-4000:])
+        shutil.rmtree(d, ignore_errors=True)
     if FAILURES:
         print("%d failure(s)" % len(FAILURES))
         sys.exit(1)
