@@ -13,6 +13,7 @@ garbage through the mux and control channels; shutdown unregisters the engines.
 Every process is stopped by its pid in `finally` (ipp_cluster.Cluster).
 """
 import os
+import shutil
 import signal
 import sys
 import time
@@ -260,6 +261,8 @@ def main():
         if FAILURES:
             for name in cl.logs:
                 print("----", name, "----\n" + cl.log(name)[-3000:])
+        else:
+            shutil.rmtree(cl.dir, ignore_errors=True)
     if FAILURES:
         print("%d failure(s)" % len(FAILURES))
         sys.exit(1)
