@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <numbers>
 #include <stdexcept>
+#include <thread>
 
 namespace calc {
 
@@ -138,6 +140,14 @@ const std::map<std::string, builtin_function, std::less<>>& functions() {
                        [](const auto& a) { return *std::min_element(a.begin(), a.end()); }};
         (*t)["max"] = {1, 1000,
                        [](const auto& a) { return *std::max_element(a.begin(), a.end()); }};
+        // Blocks the interpreter's thread: long tasks for the cluster's heartbeat and retry
+        // tests. Clamped to [0, 1 day]; returns the seconds slept.
+        (*t)["sleep"] = {1, 1, [](const auto& a) {
+                             const double s =
+                                 std::isnan(a[0]) ? 0.0 : std::clamp(a[0], 0.0, 86400.0);
+                             std::this_thread::sleep_for(std::chrono::duration<double>(s));
+                             return s;
+                         }};
         return t;
     }();
     return *table;
@@ -352,6 +362,7 @@ const std::map<std::string, std::string>& builtins() {
         {"round", "round(x): x rounded half away from zero"},
         {"min", "min(a, b, ...): smallest argument"},
         {"max", "max(a, b, ...): largest argument"},
+        {"sleep", "sleep(s): waits s seconds (at most a day), returns s"},
         {"print", "print(a, \"text\", ...): writes one line to stdout"},
         {"eprint", "eprint(a, \"text\", ...): writes one line to stderr"},
         {"display", "display(x): shows x as rich output (text/plain, text/html)"},

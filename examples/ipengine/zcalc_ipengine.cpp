@@ -1,0 +1,304 @@
+// examples/ipengine/zcalc_ipengine.cpp - zcalc-ipengine: the calc language of examples/kernel
+// as an ipyparallel engine, plus a comm target "zcalc.arrays" that computes on numpy arrays.
+//
+//   zcalc-ipengine [--profile-dir D] [--cluster-id C] [--file F] [--id N | --mpi]
+//                  [--wait S] [--reregister] [--max-missed-heartbeats N]
+//
+// ipcluster launches it through engine_cmd (it appends --profile-dir and --cluster-id):
+//   c.EngineLauncher.engine_cmd = ['/path/to/zcalc-ipengine']
+// SIGINT/SIGTERM unregister the engine and exit 0; a shutdown_request exits 0; a lost
+// controller exits 3 (or registers again with --reregister); a bad start exits 1 or 2.
+//
+// The comm target: a client sends comm_open(target_name="zcalc.arrays") and then comm_msg,
+// either carrying data {op, dtype, shape[, factor][, dtype_b, shape_b]} and the arrays as raw
+// buffers (C order, little-endian; buffer 0 = a, buffer 1 = b). The engine answers each with
+// a comm_msg on iopub: data {status, op, dtype, shape[, value]} and the result array as a
+// raw buffer. Ops: sum (value = the sum, no buffer), scale (a * factor, "<f8"), matmul
+// (a @ b, 2-D "<f8"), echo (the received buffer sent back without a copy). On bad input:
+// data {status: "error", evalue}.
+#include <atomic>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+
+#include "../kernel/calc.hpp"
+#include "zsession/ipp/engine.hpp"
+
+namespace {
+
+using namespace zsession;
+using namespace zsession::ipp;
+
+/// calc::interpreter behind the engine's interpreter interface.
+class calc_interpreter final : public ipp::interpreter {
+  public:
+    execute_outcome execute(std::string_view code, int, output_sink& out) override {
+        const calc::result r = calc_.run(code);
+        using k = calc::output::kind;
+        for (const auto& o : r.outputs) {
+            switch (o.what) {
+                case k::stdout_text:
+                    out.stream("stdout", o.text);
+                    break;
+                case k::stderr_text:
+                    out.stream("stderr", o.text);
+                    break;
+                case k::display:
+                    out.display({{"text/plain", o.text}, {"text/html", o.html}});
+                    break;
+                case k::clear:
+                    out.clear_output(false);
+                    break;
+                case k::page:
+                    out.stream("stdout", o.text);
+                    break;
+            }
+        }
+        execute_outcome x;
+        x.ok = r.ok;
+        if (r.value) x.value = mime_bundle{{"text/plain", *r.value}};
+        x.ename = r.ename;
+        x.evalue = r.evalue;
+        x.traceback = r.traceback;
+        return x;
+    }
+    std::optional<completion> complete(std::string_view code, std::size_t cursor) override {
+        const auto [begin, end] = calc::identifier_at(code, cursor);
+        return completion{calc_.complete(code.substr(begin, cursor - begin)), begin, end};
+    }
+    std::optional<mime_bundle> inspect(std::string_view code, std::size_t cursor) override {
+        const auto [begin, end] = calc::identifier_at(code, cursor);
+        if (auto doc = calc_.inspect(code.substr(begin, end - begin))) {
+            return mime_bundle{{"text/plain", *doc}};
+        }
+        return std::nullopt;
+    }
+    std::string is_complete(std::string_view code) override {
+        static constexpr const char* names[] = {"complete", "incomplete", "invalid"};
+        return names[static_cast<int>(calc_.is_complete(code))];
+    }
+    void clear() override { calc_ = calc::interpreter(); }
+    language_info info() const override {
+        language_info li;
+        li.name = "calc";
+        li.mimetype = "text/x-calc";
+        li.file_extension = ".calc";
+        li.implementation = "zcalc-ipengine";
+        li.banner = "zcalc-ipengine: the calc language on an ipyparallel engine (zsession)";
+        return li;
+    }
+
+  private:
+    calc::interpreter calc_;
+};
+
+// -- the arrays comm ------------------------------------------------------------------------
+
+struct array_request {
+    std::string op;
+    std::string dtype = "<f8";
+    std::vector<std::int64_t> shape;
+    double factor = 1.0;
+    std::string dtype_b = "<f8";
+    std::vector<std::int64_t> shape_b;
+    MSGPACK_DEFINE_MAP(op, dtype, shape, factor, dtype_b, shape_b)
+};
+
+struct array_reply {
+    std::string status = "ok";
+    std::string op, dtype = "<f8";
+    std::vector<std::int64_t> shape;
+    std::optional<double> value;
+    std::string evalue;
+    MSGPACK_DEFINE_MAP(status, op, dtype, shape, value, evalue)
+};
+
+std::size_t itemsize(const std::string& dtype) {
+    static const std::map<std::string, std::size_t> sizes = {
+        {"<f8", 8}, {"<f4", 4}, {"<i8", 8}, {"<i4", 4}, {"<u8", 8},
+        {"<u4", 4}, {"|u1", 1}, {"|i1", 1}, {"<i2", 2}, {"<u2", 2}};
+    const auto it = sizes.find(dtype);
+    if (it == sizes.end()) throw std::invalid_argument("unsupported dtype " + dtype);
+    return it->second;
+}
+
+std::size_t elements(const std::vector<std::int64_t>& shape) {
+    std::size_t n = 1;
+    for (const auto d : shape) {
+        if (d < 0 || (d > 0 && n > SIZE_MAX / static_cast<std::size_t>(d))) {
+            throw std::invalid_argument("bad shape");
+        }
+        n *= static_cast<std::size_t>(d);
+    }
+    return n;
+}
+
+/// The array's bytes checked against dtype and shape.
+bytes_view checked(std::span<const buffer> bufs, std::size_t i, const std::string& dtype,
+                   const std::vector<std::int64_t>& shape) {
+    if (bufs.size() <= i) throw std::invalid_argument("missing array buffer " + std::to_string(i));
+    if (elements(shape) * itemsize(dtype) != bufs[i].size()) {
+        throw std::invalid_argument("buffer " + std::to_string(i) + " has " +
+                                    std::to_string(bufs[i].size()) +
+                                    " bytes, not what dtype and shape say");
+    }
+    return bufs[i].view();
+}
+
+/// Element j of an array as double. memcpy: received frames need not be aligned.
+template <class T>
+double at(const std::byte* p, std::size_t j) {
+    T v;
+    std::memcpy(&v, p + j * sizeof(T), sizeof(T));
+    return static_cast<double>(v);
+}
+
+double element(const std::string& dtype, const std::byte* p, std::size_t j) {
+    if (dtype == "<f8") return at<double>(p, j);
+    if (dtype == "<f4") return at<float>(p, j);
+    if (dtype == "<i8") return at<std::int64_t>(p, j);
+    if (dtype == "<i4") return at<std::int32_t>(p, j);
+    if (dtype == "<i2") return at<std::int16_t>(p, j);
+    if (dtype == "|i1") return at<std::int8_t>(p, j);
+    if (dtype == "<u8") return at<std::uint64_t>(p, j);
+    if (dtype == "<u4") return at<std::uint32_t>(p, j);
+    if (dtype == "<u2") return at<std::uint16_t>(p, j);
+    return at<std::uint8_t>(p, j);  // "|u1"; itemsize() rejected anything else
+}
+
+/// Reads the elements as doubles; `<f8` that happens to be aligned is used in place.
+std::vector<double> to_doubles(const std::string& dtype, bytes_view b) {
+    const std::size_t n = b.size() / itemsize(dtype);
+    std::vector<double> out(n);
+    if (dtype == "<f8") {
+        std::memcpy(out.data(), b.data(), b.size());
+        return out;
+    }
+    for (std::size_t j = 0; j < n; ++j) out[j] = element(dtype, b.data(), j);
+    return out;
+}
+
+double sum(const std::string& dtype, bytes_view b) {
+    const std::size_t n = b.size() / itemsize(dtype);
+    if (dtype == "<f8" && reinterpret_cast<std::uintptr_t>(b.data()) % alignof(double) == 0) {
+        const auto* d = reinterpret_cast<const double*>(b.data());  // zero-copy view
+        return std::accumulate(d, d + n, 0.0);
+    }
+    double s = 0;
+    for (std::size_t j = 0; j < n; ++j) s += element(dtype, b.data(), j);
+    return s;
+}
+
+class arrays_handler final : public comm_handler {
+  public:
+    void on_msg(comm& c, const comm_message& m) override { compute(c, m); }
+
+    static void compute(comm& c, const comm_message& m) {
+        array_reply out;
+        std::vector<buffer> result;
+        try {
+            const auto req = m.data_as<array_request>();
+            out.op = req.op;
+            if (req.op == "sum") {
+                out.value = sum(req.dtype, checked(m.buffers, 0, req.dtype, req.shape));
+                out.shape = {};
+            } else if (req.op == "scale") {
+                auto a = to_doubles(req.dtype, checked(m.buffers, 0, req.dtype, req.shape));
+                for (double& x : a) x *= req.factor;
+                out.shape = req.shape;
+                result.push_back(buffer::take(std::move(a)));
+            } else if (req.op == "matmul") {
+                result.push_back(matmul(req, m, out));
+            } else if (req.op == "echo") {
+                checked(m.buffers, 0, req.dtype, req.shape);
+                out.dtype = req.dtype;
+                out.shape = req.shape;
+                result.push_back(m.buffers[0]);  // shares the received frame: no copy
+            } else {
+                throw std::invalid_argument("unknown op '" + req.op +
+                                            "' (sum, scale, matmul, echo)");
+            }
+        } catch (const std::exception& e) {
+            out.status = "error";
+            out.evalue = e.what();
+            result.clear();
+        }
+        c.send(out, std::move(result));
+    }
+
+    static buffer matmul(const array_request& req, const comm_message& m, array_reply& out) {
+        if (req.shape.size() != 2 || req.shape_b.size() != 2 || req.shape[1] != req.shape_b[0]) {
+            throw std::invalid_argument("matmul needs shapes (m, k) and (k, n)");
+        }
+        const auto a = to_doubles(req.dtype, checked(m.buffers, 0, req.dtype, req.shape));
+        const auto b = to_doubles(req.dtype_b, checked(m.buffers, 1, req.dtype_b, req.shape_b));
+        const auto rows = static_cast<std::size_t>(req.shape[0]);
+        const auto inner = static_cast<std::size_t>(req.shape[1]);
+        const auto cols = static_cast<std::size_t>(req.shape_b[1]);
+        std::vector<double> c(rows * cols, 0.0);
+        for (std::size_t i = 0; i < rows; ++i) {
+            for (std::size_t k = 0; k < inner; ++k) {
+                const double aik = a[i * inner + k];
+                for (std::size_t j = 0; j < cols; ++j) c[i * cols + j] += aik * b[k * cols + j];
+            }
+        }
+        out.shape = {req.shape[0], req.shape_b[1]};
+        return buffer::take(std::move(c));
+    }
+};
+
+std::atomic<engine*> running{nullptr};
+
+extern "C" void on_signal(int) {
+    if (engine* e = running.load()) e->stop();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    engine_args args;
+    try {
+        args = parse_engine_args(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "zcalc-ipengine: %s\n", e.what());
+        return 2;
+    }
+    for (const auto& a : args.unknown) {
+        if (a == "--help" || a == "-h") {
+            std::printf(
+                "usage: zcalc-ipengine [--profile-dir D] [--cluster-id C] [--file F]\n"
+                "       [--id N | --mpi] [--wait S] [--reregister] [--max-missed-heartbeats N]\n");
+            return 0;
+        }
+        std::fprintf(stderr, "zcalc-ipengine: ignoring argument %s\n", a.c_str());
+    }
+    try {
+        engine_options o;
+        const std::string path = engine_file_path(args);
+        o.connection = read_engine_connection(path, args.wait);
+        o.requested_id = args.mpi ? mpi_rank_from_env() : args.id;
+        o.lost_policy = args.reregister ? on_controller_lost::reregister : on_controller_lost::exit;
+        o.max_missed_heartbeats = args.max_missed_heartbeats;
+        engine e(o, std::make_unique<calc_interpreter>());
+        e.register_comm_target("zcalc.arrays", [](comm& c, const comm_message& open) {
+            // An open that already carries an op is answered at once.
+            if (open.data.type == msgpack::type::MAP &&
+                open.data_as<std::map<std::string, msgpack::object>>().count("op") != 0) {
+                arrays_handler::compute(c, open);
+            }
+            return std::make_unique<arrays_handler>();
+        });
+        running = &e;
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        const run_result r = e.run();
+        running = nullptr;
+        return r == run_result::controller_lost ? 3 : 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "zcalc-ipengine: %s\n", e.what());
+        return 1;
+    }
+}
