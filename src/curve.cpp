@@ -170,6 +170,27 @@ struct zap_handler::impl {
         stop_tx.connect(stop);
     }
 
+    /// Stops and joins the thread (when it runs), then releases the endpoint.
+    ~impl() {
+        if (thread.joinable()) {
+            try {
+                stop_tx.send(zmq::str_buffer(""), zmq::send_flags::dontwait);
+            } catch (const zmq::error_t&) {
+                // The context is terminating: serve() has returned or will on ETERM.
+            }
+            thread.join();
+        }
+        try {
+            // Closing alone releases the endpoint later, on libzmq's reaper thread; unbinding
+            // releases it now, so a new handler can bind as soon as this one is gone.
+            rep.unbind(zap_endpoint);
+        } catch (const zmq::error_t&) {
+            // ETERM: the context is closing and releases the endpoint with it.
+        }
+    }
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+
     /// The status code (and text) for one request.
     std::pair<const char*, const char*> decide(const std::vector<zmq::message_t>& req,
                                                std::string& user_id) const {
@@ -226,21 +247,7 @@ zap_handler::zap_handler(zmq::context_t& ctx, const std::vector<std::string>& cl
     impl_->thread = std::thread([p = impl_.get()] { p->serve(); });
 }
 
-zap_handler::~zap_handler() {
-    try {
-        impl_->stop_tx.send(zmq::str_buffer(""), zmq::send_flags::dontwait);
-    } catch (const zmq::error_t&) {
-        // The context is terminating: serve() has returned or will on ETERM.
-    }
-    impl_->thread.join();
-    try {
-        // Closing alone releases the endpoint later, on libzmq's reaper thread; unbinding
-        // releases it now, so a new handler can bind as soon as this one is gone.
-        impl_->rep.unbind(zap_endpoint);
-    } catch (const zmq::error_t&) {
-        // ETERM: the context is closing and releases the endpoint with it.
-    }
-}
+zap_handler::~zap_handler() = default;
 
 void zap_handler::allow(std::string_view client_public_key) {
     (void)z85_decode_key(client_public_key);

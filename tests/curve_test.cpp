@@ -259,6 +259,8 @@ TEST_CASE("one ZAP handler per context; it stops on destruction and can be repla
         CHECK_THROWS_AS(first.allow("not a key"), usage_error);
         CHECK(first.accepted() == 0);
     }
+    // A handler refused for a bad key releases the endpoint at once too.
+    CHECK_THROWS_AS((zap_handler{ctx, {"bad"}}), usage_error);
     const curve_keypair server = make_curve_keypair(), client = make_curve_keypair();
     zap_handler second(ctx);
     second.allow(client.public_key);

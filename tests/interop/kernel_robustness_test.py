@@ -299,6 +299,20 @@ class KernelRobustness(unittest.TestCase):
         self.assertEqual(entries[-1][2], ["1099", "1099"])
         self.assert_kernel_info_answered(sock)
 
+    def test_interpreter_state_is_bounded(self):
+        # A 1 MiB variable name, and 10,001 new variables, are refused as errors.
+        reply = self.kc.execute_interactive("z" * (1 << 20) + " = 1", timeout=30)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "NameError")
+        code = "\n".join(f"zbound{i} = {i}" for i in range(10001))
+        reply = self.kc.execute_interactive(code, timeout=30)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "MemoryError")
+        # Existing variables can still be assigned; the kernel serves on.
+        reply = self.kc.execute_interactive("zbound0 = 5", timeout=30)
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assert_kernel_info_answered(self.dealer("shell"))
+
     def test_zz_every_drop_was_logged(self):
         # Runs last (alphabetical order): both channels' bad messages are in the log.
         deadline = time.monotonic() + 5
