@@ -47,6 +47,12 @@ void log(const char* fmt, Args... args) {
 struct connection_info {
     std::string transport = "tcp", ip = "127.0.0.1", key, signature_scheme = "hmac-sha256";
     int shell_port = 0, control_port = 0, stdin_port = 0, iopub_port = 0, hb_port = 0;
+    /// Optional CurveZMQ (docs/CURVEZMQ.md; not a standard Jupyter field): the kernel's secret
+    /// key makes every socket a CURVE server; curve_client_keys, when present, is the
+    /// allow-list of client public keys (otherwise any client knowing the kernel's public key
+    /// may connect, as in ipyparallel).
+    std::string curve_secretkey;
+    std::optional<std::vector<std::string>> curve_client_keys;
 
     std::string endpoint(int port) const {
         if (transport == "ipc") return "ipc://" + ip + "-" + std::to_string(port);
@@ -84,6 +90,21 @@ connection_info read_connection_file(const std::string& path) {
     port("stdin_port", c.stdin_port);
     port("iopub_port", c.iopub_port);
     port("hb_port", c.hb_port);
+    str("curve_secretkey", c.curve_secretkey);
+    if (!c.curve_secretkey.empty() && !is_curve_key(c.curve_secretkey)) {
+        throw std::runtime_error("connection file's curve_secretkey is not a Z85 key");
+    }
+    if (d.HasMember("curve_client_keys")) {
+        const auto& keys = d["curve_client_keys"];
+        if (!keys.IsArray()) throw std::runtime_error("curve_client_keys is not an array");
+        c.curve_client_keys.emplace();
+        for (const auto& k : keys.GetArray()) {
+            if (!k.IsString() || !is_curve_key(k.GetString())) {
+                throw std::runtime_error("curve_client_keys holds something not a Z85 key");
+            }
+            c.curve_client_keys->push_back(k.GetString());
+        }
+    }
     return c;
 }
 
@@ -101,10 +122,14 @@ limits kernel_limits() {
 /// Echoes heartbeat pings until `stop` is set. Owns its socket (sockets are not thread-safe).
 /// Pings are a few bytes: a peer that sends a frame over heartbeat_max_frame_bytes (1 KiB) is
 /// disconnected by libzmq before the frame is allocated.
-void heartbeat(zmq::context_t& ctx, std::string endpoint, const std::atomic<bool>& stop) {
+void heartbeat(zmq::context_t& ctx, std::string endpoint, std::string curve_secretkey,
+               const std::atomic<bool>& stop) {
     zmq::socket_t hb(ctx, zmq::socket_type::rep);
     hb.set(zmq::sockopt::linger, 0);
     apply_limits(hb, socket_role::heartbeat);
+    if (!curve_secretkey.empty()) {
+        configure_curve_server(hb, {curve_public_key(curve_secretkey), curve_secretkey});
+    }
     hb.bind(endpoint);
     while (!stop) {
         zmq::pollitem_t item{hb.handle(), 0, ZMQ_POLLIN, 0};
@@ -187,6 +212,12 @@ class kernel {
         // Only subscriptions arrive on iopub: a few bytes each.
         iopub_.set(zmq::sockopt::linger, 1000);
         apply_limits(iopub_, socket_role::publisher);
+        if (!c.curve_secretkey.empty()) {
+            const curve_keypair keys{curve_public_key(c.curve_secretkey), c.curve_secretkey};
+            for (zmq::socket_t* sock : {&shell_, &control_, &stdin_, &iopub_}) {
+                configure_curve_server(*sock, keys);
+            }
+        }
         shell_.bind(c.endpoint(c.shell_port));
         control_.bind(c.endpoint(c.control_port));
         stdin_.bind(c.endpoint(c.stdin_port));
@@ -522,7 +553,11 @@ int main(int argc, char** argv) {
 
         zmq::context_t ctx;
         std::atomic<bool> stop{false};
-        std::thread hb(heartbeat, std::ref(ctx), conn.endpoint(conn.hb_port), std::cref(stop));
+        // With an allow-list, only those client keys complete a handshake on any socket.
+        std::optional<zap_handler> zap;
+        if (conn.curve_client_keys) zap.emplace(ctx, *conn.curve_client_keys);
+        std::thread hb(heartbeat, std::ref(ctx), conn.endpoint(conn.hb_port), conn.curve_secretkey,
+                       std::cref(stop));
         {
             kernel k(ctx, conn, s);
             log("serving on %s (shell %d)", conn.ip.c_str(), conn.shell_port);
