@@ -233,6 +233,9 @@ struct zap_handler::impl {
             }
         } catch (const zmq::error_t&) {
             // ETERM: the context is being closed; the handler can serve no more.
+        } catch (const std::exception&) {
+            // std::bad_alloc: nothing can be answered. Failing closed: later handshakes get
+            // no ZAP reply and never complete, so no client is let in unchecked.
         }
     }
 };

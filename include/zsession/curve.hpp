@@ -98,7 +98,9 @@ class zap_handler {
     explicit zap_handler(zmq::context_t& ctx);
     /// Same, allowing each of `client_public_keys` (Z85). Throws usage_error for a bad key.
     zap_handler(zmq::context_t& ctx, const std::vector<std::string>& client_public_keys);
-    /// Stops the thread, then unbinds. Handshakes in flight fail (libzmq refuses them).
+    /// Stops the thread, then unbinds. From then on CURVE servers in the context accept any
+    /// client that knows their public key (libzmq's behaviour without a handler): keep the
+    /// handler alive at least as long as the sockets it guards.
     ~zap_handler();
     zap_handler(const zap_handler&) = delete;
     zap_handler& operator=(const zap_handler&) = delete;
