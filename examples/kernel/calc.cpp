@@ -203,7 +203,17 @@ class parser {
         const token& first = peek();
         if (first.kind == token::name && is_op(peek(1), '=')) {
             i_ += 2;
+            // Bounded state: a client may not make the kernel keep a 15 MiB name, or millions
+            // of variables (each run also copies them for its dry run).
+            if (first.text.size() > max_name_bytes) {
+                fail("NameError",
+                     "variable names are limited to " + std::to_string(max_name_bytes) + " bytes");
+            }
             const double v = expr(0);
+            if (!dry_ && vars_.size() >= max_variables && !vars_.contains(first.text)) {
+                fail("MemoryError",
+                     "too many variables (the limit is " + std::to_string(max_variables) + ")");
+            }
             if (!dry_) vars_[first.text] = v;
             return;
         }

@@ -46,7 +46,14 @@ enum class completeness { complete, incomplete, invalid };
 /// Builtin functions and statement keywords, with one line of documentation each.
 const std::map<std::string, std::string>& builtins();
 
-/// The language's state: its variables. Not thread-safe; one kernel thread uses it.
+/// Longest variable name an assignment may make, in bytes.
+inline constexpr std::size_t max_name_bytes = 256;
+/// Most variables an interpreter holds (builtins' constants included); assigning a new one
+/// beyond it is a MemoryError.
+inline constexpr std::size_t max_variables = 10000;
+
+/// The language's state: its variables, at most max_variables of at most max_name_bytes each.
+/// Not thread-safe; one kernel thread uses it.
 class interpreter {
   public:
     interpreter();

@@ -6,11 +6,14 @@
 // serves kernel_info, execute, is_complete, complete, inspect, history, comm_info, interrupt
 // and shutdown, with busy/idle status on iopub. One thread polls control (first) and shell;
 // a second echoes heartbeats. A bad message on any socket (malformed, wrongly signed, too
-// large, or a request whose content has the wrong shape) is logged on stderr and dropped:
-// the kernel keeps serving and never aborts on input.
+// large) is logged on stderr and dropped; a signed request whose content has the wrong types,
+// or a shell request sent on control, gets an error reply (status "error", as ipykernel
+// answers); a comm_open gets a comm_close (no comm targets). The kernel keeps serving and
+// never aborts on input, and what it keeps (history) is bounded.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -44,6 +47,12 @@ void log(const char* fmt, Args... args) {
 struct connection_info {
     std::string transport = "tcp", ip = "127.0.0.1", key, signature_scheme = "hmac-sha256";
     int shell_port = 0, control_port = 0, stdin_port = 0, iopub_port = 0, hb_port = 0;
+    /// Optional CurveZMQ (docs/CURVEZMQ.md; not a standard Jupyter field): the kernel's secret
+    /// key makes every socket a CURVE server; curve_client_keys, when present, is the
+    /// allow-list of client public keys (otherwise any client knowing the kernel's public key
+    /// may connect, as in ipyparallel).
+    std::string curve_secretkey;
+    std::optional<std::vector<std::string>> curve_client_keys;
 
     std::string endpoint(int port) const {
         if (transport == "ipc") return "ipc://" + ip + "-" + std::to_string(port);
@@ -81,6 +90,21 @@ connection_info read_connection_file(const std::string& path) {
     port("stdin_port", c.stdin_port);
     port("iopub_port", c.iopub_port);
     port("hb_port", c.hb_port);
+    str("curve_secretkey", c.curve_secretkey);
+    if (!c.curve_secretkey.empty() && !is_curve_key(c.curve_secretkey)) {
+        throw std::runtime_error("connection file's curve_secretkey is not a Z85 key");
+    }
+    if (d.HasMember("curve_client_keys")) {
+        const auto& keys = d["curve_client_keys"];
+        if (!keys.IsArray()) throw std::runtime_error("curve_client_keys is not an array");
+        c.curve_client_keys.emplace();
+        for (const auto& k : keys.GetArray()) {
+            if (!k.IsString() || !is_curve_key(k.GetString())) {
+                throw std::runtime_error("curve_client_keys holds something not a Z85 key");
+            }
+            c.curve_client_keys->push_back(k.GetString());
+        }
+    }
     return c;
 }
 
@@ -96,9 +120,16 @@ limits kernel_limits() {
 }
 
 /// Echoes heartbeat pings until `stop` is set. Owns its socket (sockets are not thread-safe).
-void heartbeat(zmq::context_t& ctx, std::string endpoint, const std::atomic<bool>& stop) {
+/// Pings are a few bytes: a peer that sends a frame over heartbeat_max_frame_bytes (1 KiB) is
+/// disconnected by libzmq before the frame is allocated.
+void heartbeat(zmq::context_t& ctx, std::string endpoint, std::string curve_secretkey,
+               const std::atomic<bool>& stop) {
     zmq::socket_t hb(ctx, zmq::socket_type::rep);
     hb.set(zmq::sockopt::linger, 0);
+    apply_limits(hb, socket_role::heartbeat);
+    if (!curve_secretkey.empty()) {
+        configure_curve_server(hb, {curve_public_key(curve_secretkey), curve_secretkey});
+    }
     hb.bind(endpoint);
     while (!stop) {
         zmq::pollitem_t item{hb.handle(), 0, ZMQ_POLLIN, 0};
@@ -121,6 +152,45 @@ struct history_entry {
     int line;
     std::string input;
     std::optional<std::string> output;
+
+    std::size_t bytes() const { return input.size() + (output ? output->size() : 0); }
+};
+
+/// The input history, bounded so that no client can make the kernel hold much: at most
+/// max_entries entries and max_bytes bytes of input and output together (the oldest entries
+/// go first), and an input or output longer than max_entry_bytes is kept truncated.
+/// ipykernel keeps its history in SQLite on disk; a calculator needs far less.
+class history_log {
+  public:
+    static constexpr std::size_t max_entries = 1000;
+    static constexpr std::size_t max_bytes = std::size_t{1} << 20;
+    static constexpr std::size_t max_entry_bytes = std::size_t{16} << 10;
+
+    void add(int line, const std::string& input, const std::optional<std::string>& output) {
+        history_entry e{line, truncated(input), std::nullopt};
+        if (output) e.output = truncated(*output);
+        bytes_ += e.bytes();
+        entries_.push_back(std::move(e));
+        while (entries_.size() > max_entries || bytes_ > max_bytes) {
+            bytes_ -= entries_.front().bytes();
+            entries_.pop_front();
+        }
+    }
+    const std::deque<history_entry>& entries() const noexcept { return entries_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+
+  private:
+    /// `text` cut to at most max_entry_bytes at a UTF-8 character boundary, with a marker.
+    static std::string truncated(const std::string& text) {
+        if (text.size() <= max_entry_bytes) return text;
+        std::size_t cut = max_entry_bytes - 64;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+        return text.substr(0, cut) + "\n[... " + std::to_string(text.size() - cut) +
+               " more bytes not kept in history]";
+    }
+
+    std::deque<history_entry> entries_;
+    std::size_t bytes_ = 0;
 };
 
 /// The kernel's shell, control, stdin and iopub sockets and its interpreter state.
@@ -135,9 +205,18 @@ class kernel {
           control_(ctx, zmq::socket_type::router),
           stdin_(ctx, zmq::socket_type::router),
           iopub_(ctx, zmq::socket_type::pub) {
-        for (zmq::socket_t* sock : {&shell_, &control_, &stdin_, &iopub_}) {
+        for (zmq::socket_t* sock : {&shell_, &control_, &stdin_}) {
             sock->set(zmq::sockopt::linger, 1000);
             apply_limits(*sock, s.options().limits);
+        }
+        // Only subscriptions arrive on iopub: a few bytes each.
+        iopub_.set(zmq::sockopt::linger, 1000);
+        apply_limits(iopub_, socket_role::publisher);
+        if (!c.curve_secretkey.empty()) {
+            const curve_keypair keys{curve_public_key(c.curve_secretkey), c.curve_secretkey};
+            for (zmq::socket_t* sock : {&shell_, &control_, &stdin_, &iopub_}) {
+                configure_curve_server(*sock, keys);
+            }
         }
         shell_.bind(c.endpoint(c.shell_port));
         control_.bind(c.endpoint(c.control_port));
@@ -183,21 +262,80 @@ class kernel {
             {"interrupt_request", &kernel::interrupt},
             {"shutdown_request", &kernel::shutdown},
         };
-        const auto h = handlers.find(request.header.msg_type);
+        const std::string& type = request.header.msg_type;
+        const auto h = handlers.find(type);
         if (h == handlers.end()) {
-            log("ignored %s on %s", request.header.msg_type.c_str(), channel);
+            if (type == "comm_open") {
+                publish_status("busy", &request);
+                refuse_comm(request, channel);
+                publish_status("idle", &request);
+                return;
+            }
+            // Not a request (no _reply exists for it) or one this kernel does not know:
+            // ipykernel logs and ignores these too.
+            log("ignored %s on %s", type.c_str(), channel);
             return;
         }
         publish_status("busy", &request);
-        try {
-            (this->*(h->second))(sock, request);
-        } catch (const zmq::error_t&) {
-            throw;
-        } catch (const std::exception& e) {
-            // A request whose content has the wrong shape (decode_error from content_as).
-            log("dropped %s on %s: %s", request.header.msg_type.c_str(), channel, e.what());
+        if (&sock == &control_ && !served_on_control(type)) {
+            // Control bypasses the shell queue; running code from it would let a client jump
+            // the queue. The same request on shell is served.
+            log("refused %s on control", type.c_str());
+            reply_error(sock, request, "WrongChannel",
+                        type + " is served on the shell channel, not on control");
+        } else {
+            try {
+                (this->*(h->second))(sock, request);
+            } catch (const zmq::error_t&) {
+                throw;
+            } catch (const std::exception& e) {
+                // Content of the wrong types (decode_error from content_as): answered, so the
+                // client does not wait forever, and nothing of it was executed.
+                log("bad %s on %s: %s", type.c_str(), channel, e.what());
+                reply_error(sock, request, "InvalidRequest", e.what());
+            }
         }
         publish_status("idle", &request);
+    }
+
+    /// Requests the control channel serves: the ones that must get through while shell is
+    /// busy (Jupyter's control channel). Everything else belongs on shell.
+    static bool served_on_control(std::string_view type) {
+        return type == "kernel_info_request" || type == "shutdown_request" ||
+               type == "interrupt_request";
+    }
+
+    /// Replies `<type>_reply` to `request` with status "error" (and, for execute_reply, the
+    /// current execution count, which is unchanged); is_complete_reply says "unknown".
+    void reply_error(zmq::socket_t& sock, const message& request, const std::string& ename,
+                     const std::string& evalue) {
+        std::string type = request.header.msg_type;
+        type.replace(type.size() - std::string_view("request").size(), std::string::npos, "reply");
+        std::vector<std::string> traceback{ename + ": " + evalue};
+        if (type == "is_complete_reply") {
+            // Its status is one of complete/incomplete/invalid/unknown, never "error".
+            reply(sock, request, type, replies::is_complete{"unknown", ""});
+        } else if (type == "execute_reply") {
+            reply(sock, request, type,
+                  replies::execute_error{"error", ename, evalue, traceback, execution_count_});
+        } else {
+            reply(sock, request, type, replies::error_reply{"error", ename, evalue, traceback});
+        }
+    }
+
+    /// A comm_open for a target: this kernel registers none, so, as ipykernel does for an
+    /// unknown target, it closes the comm at once (comm_close on iopub) and the frontend
+    /// does not wait on a comm that will never answer.
+    void refuse_comm(const message& request, const char* channel) {
+        replies::comm_open open;
+        try {
+            open = request.content_as<replies::comm_open>();
+        } catch (const error& e) {
+            log("bad comm_open on %s: %s", channel, e.what());
+            return;  // no comm_id to close
+        }
+        log("no comm target '%s': closing comm %s", open.target_name.c_str(), open.comm_id.c_str());
+        publish("comm_close", replies::comm_close{open.comm_id, {}}, &request);
     }
 
     void drain_stdin() {
@@ -243,7 +381,7 @@ class kernel {
             publish("execute_input", replies::execute_input{req.code, count}, &request);
         const calc::result r = interp_.run(req.code);
         if (!req.silent) publish_outputs(r, count, request);
-        if (req.store_history && !req.silent) history_.push_back({count, req.code, r.value});
+        if (req.store_history && !req.silent) history_.add(count, req.code, r.value);
         if (!r.ok) {
             if (!req.silent) {
                 publish("error", replies::error{r.ename, r.evalue, r.traceback}, &request);
@@ -342,12 +480,12 @@ class kernel {
     zmq::socket_t shell_, control_, stdin_, iopub_;
     calc::interpreter interp_;
     int execution_count_ = 0;
-    std::vector<history_entry> history_;
+    history_log history_;
     bool running_ = true;
 };
 
 /// Entries of `all` that a history_request selects, oldest first.
-std::vector<const history_entry*> select_history(const std::vector<history_entry>& all,
+std::vector<const history_entry*> select_history(const std::deque<history_entry>& all,
                                                  const replies::history_request& req) {
     std::vector<const history_entry*> out;
     const std::size_t n = req.n && *req.n >= 0 ? static_cast<std::size_t>(*req.n) : 10;
@@ -377,7 +515,7 @@ std::vector<const history_entry*> select_history(const std::vector<history_entry
 
 void kernel::history(zmq::socket_t& sock, const message& request) {
     const auto req = request.content_as<replies::history_request>();
-    const auto entries = select_history(history_, req);
+    const auto entries = select_history(history_.entries(), req);
     constexpr int session_number = 1;
     if (req.output) {
         replies::history<replies::history_line_output> h;
@@ -415,7 +553,11 @@ int main(int argc, char** argv) {
 
         zmq::context_t ctx;
         std::atomic<bool> stop{false};
-        std::thread hb(heartbeat, std::ref(ctx), conn.endpoint(conn.hb_port), std::cref(stop));
+        // With an allow-list, only those client keys complete a handshake on any socket.
+        std::optional<zap_handler> zap;
+        if (conn.curve_client_keys) zap.emplace(ctx, *conn.curve_client_keys);
+        std::thread hb(heartbeat, std::ref(ctx), conn.endpoint(conn.hb_port), conn.curve_secretkey,
+                       std::cref(stop));
         {
             kernel k(ctx, conn, s);
             log("serving on %s (shell %d)", conn.ip.c_str(), conn.shell_port);

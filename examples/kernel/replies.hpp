@@ -52,7 +52,21 @@ struct shutdown {
     MSGPACK_DEFINE_MAP(status, restart)
 };
 
+/// comm_open; its data and metadata are ignored (the kernel registers no comm targets).
+struct comm_open {
+    std::string comm_id, target_name;
+    MSGPACK_DEFINE_MAP(comm_id, target_name)
+};
+
 // -- replies on shell and control ------------------------------------------------------------
+
+/// The reply to a request the kernel cannot serve (content of the wrong type, or a request
+/// on the wrong channel): `<type>_reply` with the error structure every reply may have.
+struct error_reply {
+    std::string status = "error", ename, evalue;
+    std::vector<std::string> traceback;
+    MSGPACK_DEFINE_MAP(status, ename, evalue, traceback)
+};
 
 struct language_info_t {
     std::string name = "calc", version = "1.0", mimetype = "text/x-calc";
@@ -170,6 +184,13 @@ struct execute_result {
 struct clear_output {
     bool wait = false;
     MSGPACK_DEFINE_MAP(wait)
+};
+
+/// comm_close on iopub, the answer to a comm_open for a target the kernel does not have.
+struct comm_close {
+    std::string comm_id;
+    empty_map data;
+    MSGPACK_DEFINE_MAP(comm_id, data)
 };
 
 struct error {

@@ -19,8 +19,9 @@ enum class packer_kind {
 };
 
 /// Bounds on what a received message may hold. Each is checked before the bytes it guards
-/// are parsed or allocated; exceeding one throws limit_error (errc::limit) after the whole
-/// message was consumed from the socket.
+/// are parsed or allocated by the session; exceeding one throws limit_error (errc::limit)
+/// after the whole message was consumed from the socket. Frames are received by libzmq
+/// before any of these is checked: see max_message_bytes for what bounds that memory.
 struct limits {
     /// Routing identities before `<IDS|MSG>`. A ROUTER adds one per hop; 32 hops is far more
     /// than any Jupyter or cluster topology uses.
@@ -39,8 +40,20 @@ struct limits {
     /// placeholder sizes, ndarray shapes); a 5 GiB buffer is tested over ipc. Only lz4 has a
     /// 32-bit limit: buffers above lz4_max_input() (~2 GiB) always travel uncompressed.
     std::size_t max_buffer_bytes = std::size_t{16} << 30;
-    /// Bytes of all frames of one message together (16 GiB): bounds what one message can
-    /// make the receiver hold. Checked while receiving, frame by frame.
+    /// Bytes of all frames of one message together (16 GiB). Checked when the session takes
+    /// the message from libzmq: a larger message is drained, released and reported as
+    /// limit_error, and nothing is parsed.
+    ///
+    /// It does NOT bound the memory a peer can make the receiver hold: libzmq hands a
+    /// multipart message over only after its last frame arrived, so by the time this is
+    /// checked every frame is already in memory (a peer holding no key made a kernel with a
+    /// 64 MiB limit reach 976 MiB of RSS with 64 frames of 15 MiB). What bounds memory below
+    /// the session: ZMQ_MAXMSGSIZE bounds each frame (apply_limits, socket_limits.hpp),
+    /// nothing in libzmq bounds the frames per message, and ZMQ_RCVHWM bounds the whole
+    /// messages queued per connection. So a peer that can connect can make us hold (frames
+    /// x ZMQ_MAXMSGSIZE) per message it has not finished, and up to ZMQ_RCVHWM finished
+    /// ones, per connection: no finite bound. The defence is to let no stranger connect:
+    /// CurveZMQ with an allow-list of client keys (curve.hpp, docs/CURVEZMQ.md).
     std::size_t max_message_bytes = std::size_t{16} << 30;
     /// Values (scalars, strings, map keys, containers) in any one of the four maps: 4 Mi.
     /// Each costs 24 bytes once parsed, so one map never holds more than 96 MiB of objects

@@ -8,6 +8,7 @@
 #include "zsession/calibrate.hpp"
 #include "zsession/compression.hpp"
 #include "zsession/copy_policy.hpp"
+#include "zsession/curve.hpp"
 #include "zsession/error.hpp"
 #include "zsession/header.hpp"
 #include "zsession/large_messages.hpp"
@@ -17,3 +18,4 @@
 #include "zsession/placeholder.hpp"
 #include "zsession/registry.hpp"
 #include "zsession/session.hpp"
+#include "zsession/socket_limits.hpp"
