@@ -137,7 +137,7 @@ ndarray::ndarray(for_overwrite_t, zsession::dtype type, std::vector<std::size_t>
     : array_layout(type, std::move(shape), order) {
     const std::size_t count = size();
     if (count > std::numeric_limits<std::size_t>::max() / type.itemsize) {
-        throw decode_error("array size overflows");
+        throw usage_error("array size overflows");
     }
     // new std::byte[] is aligned to __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16 on x86-64 and
     // aarch64): enough for every supported dtype. Not initialized here.

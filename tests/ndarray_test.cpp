@@ -145,7 +145,7 @@ TEST_CASE("every built-in round-trips over real sockets") {
         auto r = s.recv(sp.b);
         REQUIRE(r);
         resolver res(s, *r);
-        const auto at = [&](const char* k) { return *find_key(r->content, k); };
+        const auto at = [&](const char* k) { return *find_key(r->content(), k); };
         CHECK(res.resolve<buffer>(at("bytes")).as_string_view() == std::string(70'000, 'b'));
         CHECK(res.resolve<std::string>(at("str")) == "héllo");
         const auto f8 = res.resolve<ndarray_view>(at("f8"));

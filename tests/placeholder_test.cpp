@@ -251,7 +251,7 @@ TEST_CASE("dynamic content: find the placeholders in a msgpack::object and resol
     content["items"].push_back(msgpack::object(offload(s, m, std::vector<int>{1, 2}), m.zone()));
     m.set_content(content);
     message r = s.decode(s.encode(m));
-    const auto found = find_placeholders(r.content);
+    const auto found = find_placeholders(r.content());
     REQUIRE(found.size() == 2);
     resolver res(s, r);
     CHECK(std::any_cast<std::string>(res.resolve_any(placeholder::from_object(*found[0]))) == "a");

@@ -3,10 +3,12 @@
 
 #include "zsession/buffer.hpp"
 #include "zsession/calibrate.hpp"
+#include "zsession/codec.hpp"
 #include "zsession/compression.hpp"
 #include "zsession/copy_policy.hpp"
 #include "zsession/error.hpp"
 #include "zsession/header.hpp"
+#include "zsession/map_view.hpp"
 #include "zsession/message.hpp"
 #include "zsession/ndarray.hpp"
 #include "zsession/options.hpp"
