@@ -11,6 +11,7 @@
 #include <numeric>
 #include <string>
 
+#include "../tests/list_structs.hpp"
 #include "zsession/zsession.hpp"
 
 using namespace zsession;
@@ -136,14 +137,8 @@ void bench_inproc(const ndarray& a) {
     std::printf("  received view at the sent address: %d\n", got == a.data());
 }
 
-struct int_list {
-    std::vector<std::int64_t> items;
-    MSGPACK_DEFINE_MAP(items)
-};
-struct wrapped_list {
-    std::vector<inline_or_offloaded<std::int64_t>> items;
-    MSGPACK_DEFINE_MAP(items)
-};
+using test::int_list;  // the placeholder tests' structs (tests/list_structs.hpp)
+using test::wrapped_list;
 
 void bench_container() {
     const session s = bench_session(compression_policy::off);

@@ -4,6 +4,7 @@
 
 #include <numeric>
 
+#include "list_structs.hpp"
 #include "support.hpp"
 
 using namespace zsession;
@@ -270,18 +271,9 @@ TEST_CASE("offloading an unregistered type is a usage_error") {
 
 namespace {
 
-struct int_list {
-    std::vector<std::int64_t> items;
-    MSGPACK_DEFINE_MAP(items)
-};
-struct wrapped_list {
-    std::vector<inline_or_offloaded<std::int64_t>> items;
-    MSGPACK_DEFINE_MAP(items)
-};
-struct string_list {
-    std::vector<inline_or_offloaded<std::string>> items;
-    MSGPACK_DEFINE_MAP(items)
-};
+using test::int_list;
+using test::string_list;
+using test::wrapped_list;
 
 std::size_t content_bytes(const session& s, const message& m) {
     return s.encode(m)[5].size();
