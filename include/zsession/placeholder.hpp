@@ -64,7 +64,8 @@ std::vector<const msgpack::object*> find_placeholders(const msgpack::object& roo
 namespace detail {
 
 /// Appends `bufs` to m.buffers, each compressed where `opts` says, and returns a
-/// placeholder naming them (header not set). Throws nothing but std::bad_alloc.
+/// placeholder naming them (header not set). Throws std::bad_alloc, or usage_error when
+/// lz4 itself fails on a buffer the policy compresses (lz4_compress).
 placeholder append_buffers(message& m, std::string wire_name, std::vector<buffer> bufs,
                            const compression_options& opts);
 
