@@ -11,6 +11,7 @@
 #include <numeric>
 #include <string>
 
+#include "../tests/list_structs.hpp"
 #include "zsession/zsession.hpp"
 
 using namespace zsession;
@@ -94,7 +95,7 @@ ndarray_view decode_view(const session& s, const frames& f, double& ms) {
     for (const auto& fr : f) in.emplace_back().copy(const_cast<zmq::message_t&>(fr));
     const auto t0 = clock_type::now();
     message r = s.decode(std::move(in));
-    ndarray_view v = resolver(s, r).resolve<ndarray_view>(*find_key(r.content, "data"));
+    ndarray_view v = resolver(s, r).resolve<ndarray_view>(*find_key(r.content(), "data"));
     ms = ms_since(t0);
     return v;
 }
@@ -127,23 +128,17 @@ void bench_inproc(const ndarray& a) {
     tx.bind("inproc://array-bench");
     rx.connect("inproc://array-bench");
     const void* got = nullptr;
-    std::printf("inproc send + recv + view                %10.3f ms\n", timed([&] {
-                    s.send(tx, array_message(s, a));
-                    auto r = s.recv(rx);
-                    got =
-                        resolver(s, *r).resolve<ndarray_view>(*find_key(r->content, "data")).data();
-                }));
+    std::printf(
+        "inproc send + recv + view                %10.3f ms\n", timed([&] {
+            s.send(tx, array_message(s, a));
+            auto r = s.recv(rx);
+            got = resolver(s, *r).resolve<ndarray_view>(*find_key(r->content(), "data")).data();
+        }));
     std::printf("  received view at the sent address: %d\n", got == a.data());
 }
 
-struct int_list {
-    std::vector<std::int64_t> items;
-    MSGPACK_DEFINE_MAP(items)
-};
-struct wrapped_list {
-    std::vector<inline_or_offloaded<std::int64_t>> items;
-    MSGPACK_DEFINE_MAP(items)
-};
+using test::int_list;  // the placeholder tests' structs (tests/list_structs.hpp)
+using test::wrapped_list;
 
 void bench_container() {
     const session s = bench_session(compression_policy::off);

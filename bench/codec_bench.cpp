@@ -31,7 +31,7 @@ void batch(const zsession::session& s, const bench::payload& pl, const bench::ra
     for (std::size_t i = 0; i < n; ++i) {
         auto t0 = clock_type::now();
         zsession::message m = s.make_message("data");
-        m.content = bench::request_content();
+        m.set_content(bench::request_content(), nullptr);  // static storage
         m.buffers.push_back(pl.next());
         s.encode_into(m, encoded[i]);
         t.session_encode.push_back(micros_since(t0));
@@ -64,14 +64,14 @@ void emit(const bench::options& o, const char* mode, const char* impl, std::size
 
 int main(int argc, char** argv) {
     const bench::options o = bench::start(argc, argv, false);
-    const std::size_t max_bytes = o.max_bytes ? o.max_bytes : (o.quick ? 64 << 10 : 64 << 20);
-    const unsigned repeats = o.repeats ? o.repeats : (o.quick ? 2 : 10);
-    const std::size_t per_batch = o.quick ? 50 : 500;
+    const std::size_t max_bytes = o.max_bytes_or(64 << 10, 64 << 20);
+    const unsigned repeats = o.repeats_or(2, 10);
+    const std::size_t per_batch = o.by_mode(50, 500);
     const zsession::session s = bench::make_session(zsession::default_copy_threshold);
     for (std::size_t bytes : zsession::log_sizes(64, max_bytes, 1)) {
         const bench::payload pl(bytes);
         zsession::message sample = s.make_message("data");
-        sample.content = bench::request_content();
+        sample.set_content(bench::request_content(), nullptr);
         const bench::raw_message raw(s, sample);
         timings t;
         for (unsigned r = 0; r < repeats; ++r) batch(s, pl, raw, per_batch, t);

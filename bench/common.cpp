@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include <nlohmann/json.hpp>
+#include <zmq_addon.hpp>
 
 namespace bench {
 
@@ -210,9 +211,7 @@ void raw_message::send(zmq::socket_ref sock, const zsession::buffer* buf,
     thread_local zsession::frames out;
     out.clear();
     build_into(out, buf, mode);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        sock.send(out[i], i + 1 < out.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-    }
+    (void)zmq::send_multipart(sock, out);  // blocking: always sends the whole message
     out.clear();
 }
 

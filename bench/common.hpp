@@ -13,6 +13,7 @@
 
 #include <zmq.hpp>
 
+#include "../src/loopback.hpp"
 #include "zsession/zsession.hpp"
 
 namespace bench {
@@ -33,6 +34,20 @@ struct options {
     std::vector<std::string> transports = {"inproc", "ipc", "tcp"};
     std::size_t max_bytes = 0;  ///< 0: the benchmark's own default for the mode
     unsigned repeats = 0;       ///< 0: the benchmark's own default for the mode
+
+    /// `quick_value` in the smoke run, `full_value` otherwise.
+    template <class T>
+    T by_mode(T quick_value, T full_value) const {
+        return quick ? quick_value : full_value;
+    }
+    /// --max-bytes when given, otherwise the benchmark's default for the mode.
+    std::size_t max_bytes_or(std::size_t quick_value, std::size_t full_value) const {
+        return max_bytes ? max_bytes : by_mode(quick_value, full_value);
+    }
+    /// --repeats when given, otherwise the benchmark's default for the mode.
+    unsigned repeats_or(unsigned quick_value, unsigned full_value) const {
+        return repeats ? repeats : by_mode(quick_value, full_value);
+    }
 };
 
 /// Parses argv; prints usage and exits on --help or an unknown option (status 2).

@@ -19,15 +19,15 @@ using zsession::send_mode;
 zsession::crossover_point raw_point(zmq::context_t& ctx, const std::string& transport,
                                     const bench::raw_message& raw, std::size_t bytes,
                                     const zsession::calibrate_options& co) {
-    zsession::loopback_pair pair(ctx, transport);
+    zsession::detail::loopback_pair pair(ctx, transport);
     auto stream = [&](send_mode mode, std::chrono::milliseconds d) {
         auto send_one = [&](zmq::socket_ref s) {
             const auto b = zsession::buffer::take(std::vector<std::byte>(bytes));
             raw.send(s, &b, mode);
         };
         auto recv_one = [](zmq::socket_ref s) { return bench::raw_recv(s) > 1; };
-        return zsession::measure_stream(pair, d, 1, co.max_messages, send_one, bench::raw_send_end,
-                                        recv_one)
+        return zsession::detail::measure_stream(pair, d, 1, co.max_messages, send_one,
+                                                bench::raw_send_end, recv_one)
             .msgs_per_s();
     };
     stream(send_mode::copy, std::chrono::milliseconds(5));  // warm-up, not measured
@@ -61,9 +61,9 @@ int main(int argc, char** argv) {
     const bench::options o = bench::start(argc, argv, false);
     zmq::context_t ctx;
     zsession::calibrate_options co;
-    co.max_bytes = o.max_bytes ? o.max_bytes : (o.quick ? 4096 : co.max_bytes);
-    co.repeats = o.repeats ? o.repeats : (o.quick ? 1 : co.repeats);
-    co.steps_per_octave = o.quick ? 1 : co.steps_per_octave;
+    co.max_bytes = o.max_bytes_or(4096, co.max_bytes);
+    co.repeats = o.repeats_or(1, co.repeats);
+    co.steps_per_octave = o.by_mode(1u, co.steps_per_octave);
     if (o.quick) co.time_per_point = std::chrono::milliseconds(5);
     const zsession::session s = bench::make_session(0);
     zsession::message sample = s.make_message("calibrate");

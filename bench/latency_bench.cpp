@@ -41,13 +41,13 @@ struct exchange {
     }
     zsession::message request() const {
         zsession::message m = s.make_message("execute_request");
-        m.content = bench::request_content();
+        m.set_content(bench::request_content(), nullptr);  // static storage
         if (buf) m.buffers.push_back(buf->next());
         return m;
     }
     zsession::message reply(const zsession::message& req) const {
         zsession::message m = s.make_reply(req, "execute_reply");
-        m.content = reply_obj;
+        m.set_content(reply_obj, nullptr);  // reply_obj outlives every message
         return m;
     }
 
@@ -77,7 +77,8 @@ struct exchange {
         }
     }
     // `n` round trips of one kind; appends their times to `out` unless it is null.
-    void block(zsession::loopback_pair& pair, bool session, int n, std::vector<double>* out) {
+    void block(zsession::detail::loopback_pair& pair, bool session, int n,
+               std::vector<double>* out) {
         std::thread server([&] { serve(pair.receiver, session, n); });
         for (int i = 0; i < n; ++i) {
             const double us =
@@ -92,9 +93,9 @@ void run(const bench::options& o, zmq::context_t& ctx, const std::string& transp
          const bench::payload* buf) {
     const zsession::session s = bench::make_session(zsession::default_copy_threshold);
     exchange ex(s, buf);
-    zsession::loopback_pair pair(ctx, transport);
-    const int per_block = o.quick ? 50 : 1000;
-    const unsigned blocks = o.repeats ? o.repeats : (o.quick ? 2 : 20);
+    zsession::detail::loopback_pair pair(ctx, transport);
+    const int per_block = o.by_mode(50, 1000);
+    const unsigned blocks = o.repeats_or(2, 20);
     ex.block(pair, true, per_block / 2, nullptr);  // warm-up: connection, caches, allocator
     ex.block(pair, false, per_block / 2, nullptr);
     std::vector<double> samples[2];  // [raw, session]

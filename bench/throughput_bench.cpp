@@ -34,7 +34,8 @@ struct point {
     const bench::payload* pl;
 };
 
-double run_config(zsession::loopback_pair& pair, const point& p, config c, const limits& l) {
+double run_config(zsession::detail::loopback_pair& pair, const point& p, config c,
+                  const limits& l) {
     const std::uint64_t by_bytes = l.byte_budget / std::max<std::size_t>(p.pl->size(), 1);
     const std::uint64_t max_messages = std::clamp(by_bytes, l.min_messages, l.max_messages);
     if (c >= raw_copy) {
@@ -44,21 +45,21 @@ double run_config(zsession::loopback_pair& pair, const point& p, config c, const
             p.raw->send(s, &b, mode);
         };
         auto recv_one = [](zmq::socket_ref s) { return bench::raw_recv(s) > 1; };
-        return zsession::measure_stream(pair, l.duration, l.min_messages, max_messages, send_one,
-                                        bench::raw_send_end, recv_one)
+        return zsession::detail::measure_stream(pair, l.duration, l.min_messages, max_messages,
+                                                send_one, bench::raw_send_end, recv_one)
             .msgs_per_s();
     }
     const zsession::session& s = *p.sessions[c];
     auto send_one = [&](zmq::socket_ref sock) {
         zsession::message m = s.make_message("data");
-        m.content = bench::request_content();
+        m.set_content(bench::request_content(), nullptr);  // static storage
         m.buffers.push_back(p.pl->next());
         s.send(sock, m);
     };
     auto send_end = [&](zmq::socket_ref sock) { s.send(sock, s.make_message("end")); };
     auto recv_one = [&](zmq::socket_ref sock) { return !s.recv(sock)->buffers.empty(); };
-    return zsession::measure_stream(pair, l.duration, l.min_messages, max_messages, send_one,
-                                    send_end, recv_one)
+    return zsession::detail::measure_stream(pair, l.duration, l.min_messages, max_messages,
+                                            send_one, send_end, recv_one)
         .msgs_per_s();
 }
 
@@ -70,13 +71,13 @@ void run_point(const bench::options& o, zmq::context_t& ctx, const std::string& 
         bench::make_session(zsession::default_copy_threshold);
     const bench::payload pl(bytes);
     zsession::message sample = thresholded.make_message("data");
-    sample.content = bench::request_content();
+    sample.set_content(bench::request_content(), nullptr);
     const bench::raw_message raw(thresholded, sample);
     const point p{{&copying, &sharing, &thresholded}, &raw, &pl};
 
     // Bound what is in flight: a few hundred MiB at most per direction.
     const int hwm = static_cast<int>(std::clamp<std::size_t>((64 << 20) / bytes, 2, 1000));
-    zsession::loopback_pair pair(ctx, transport, hwm);
+    zsession::detail::loopback_pair pair(ctx, transport, hwm);
     run_config(pair, p, raw_copy, {std::chrono::milliseconds(1), 1, 16, 1});  // connect, warm
 
     std::array<double, 5> best{};
@@ -108,11 +109,11 @@ void run_point(const bench::options& o, zmq::context_t& ctx, const std::string& 
 int main(int argc, char** argv) {
     const bench::options o = bench::start(argc, argv, false);
     zmq::context_t ctx;
-    const std::size_t max_bytes = o.max_bytes ? o.max_bytes : (o.quick ? 64 << 10 : 256 << 20);
-    const unsigned repeats = o.repeats ? o.repeats : (o.quick ? 1 : 3);
+    const std::size_t max_bytes = o.max_bytes_or(64 << 10, 256 << 20);
+    const unsigned repeats = o.repeats_or(1, 3);
     const limits l = o.quick ? limits{std::chrono::milliseconds(5), 2, 500, 4 << 20}
                              : limits{std::chrono::milliseconds(400), 4, 200'000, 1ull << 30};
-    const std::size_t step = o.quick ? 4 : 2;  // quick: every other doubling
+    const std::size_t step = o.by_mode(4, 2);  // quick: every other doubling
     for (const auto& t : o.transports) {
         for (std::size_t bytes = 64; bytes <= max_bytes; bytes *= step) {
             bench::progress(o, "throughput: " + t + " " + bench::human_bytes(bytes));

@@ -1,12 +1,10 @@
 #include "zsession/calibrate.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <limits>
 
+#include "loopback.hpp"
 #include "zsession/session.hpp"
 
 namespace zsession {
@@ -49,41 +47,10 @@ std::size_t pick_crossover(std::span<const crossover_point> points) noexcept {
     return best_k < points.size() ? points[best_k].bytes : points.back().bytes + 1;
 }
 
-loopback_pair::loopback_pair(zmq::context_t& ctx, std::string_view transport, int hwm)
-    : sender(ctx, zmq::socket_type::pair), receiver(ctx, zmq::socket_type::pair), ctx_(&ctx) {
-    static std::atomic<unsigned> counter{0};
-    const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    std::string endpoint;
-    if (transport == "inproc") {
-        endpoint = "inproc://zsession-loopback-" + tag;
-    } else if (transport == "ipc") {
-        ipc_path_ = "/tmp/zsession-loopback-" + tag;
-        endpoint = "ipc://" + ipc_path_;
-    } else if (transport == "tcp") {
-        endpoint = "tcp://127.0.0.1:*";
-    } else {
-        throw usage_error("unknown loopback transport: " + std::string(transport));
-    }
-    for (zmq::socket_t* s : {&sender, &receiver}) {
-        s->set(zmq::sockopt::linger, 0);
-        s->set(zmq::sockopt::sndhwm, hwm);
-        s->set(zmq::sockopt::rcvhwm, hwm);
-    }
-    receiver.bind(endpoint);
-    sender.connect(receiver.get(zmq::sockopt::last_endpoint));
-}
-
-loopback_pair::~loopback_pair() {
-    sender.close();
-    receiver.close();
-    if (!ipc_path_.empty()) ::unlink(ipc_path_.c_str());
-}
-
-void loopback_pair::abort() noexcept {
-    ctx_->shutdown();
-}
-
 namespace {
+
+using detail::loopback_pair;
+using detail::measure_stream;
 
 // One run over `pair`: messages of `s` with one fresh buffer of `bytes` each.
 double session_stream_rate(loopback_pair& pair, const session& s, std::size_t bytes,

@@ -24,6 +24,8 @@ const char* to_string(errc code) noexcept {
             return "compression";
         case errc::usage:
             return "usage";
+        case errc::crypto:
+            return "crypto";
     }
     return "unknown";
 }

@@ -7,6 +7,8 @@
 #include <ctime>
 #include <random>
 
+#include "text_util.hpp"
+
 namespace zsession {
 
 namespace {
@@ -27,13 +29,12 @@ std::string new_uuid4() {
     std::uint64_t hi = rng(), lo = rng();
     hi = (hi & ~std::uint64_t{0xF000}) | 0x4000;                           // version 4
     lo = (lo & ~(std::uint64_t{0xC} << 60)) | (std::uint64_t{0x8} << 60);  // variant 10
-    static constexpr char hex[] = "0123456789abcdef";
     std::string out(36, '-');
     std::size_t pos = 0;
     auto put = [&](std::uint64_t v, int nibbles) {
         for (int i = nibbles - 1; i >= 0; --i) {
             if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
-            out[pos++] = hex[(v >> (4 * i)) & 0xF];
+            out[pos++] = detail::hex_digits[(v >> (4 * i)) & 0xF];
         }
     };
     put(hi, 16);
@@ -47,22 +48,15 @@ std::string utc_now_iso8601() {
     const std::int64_t secs = us / 1'000'000;
     // "YYYY-MM-DDTHH:MM:SS" changes once a second: format it once per second and thread.
     thread_local std::int64_t cached_secs = -1;
-    thread_local char prefix[64];
+    thread_local char prefix[detail::iso8601_seconds_size + 1];
     if (secs != cached_secs) {
-        const std::time_t t = static_cast<std::time_t>(secs);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        (void)detail::write_iso8601_seconds(secs, prefix);  // the clock is always in range
         cached_secs = secs;
     }
-    std::string out(27, '\0');  // prefix (19) + ".ffffff" + "Z"
-    std::memcpy(out.data(), prefix, 19);
-    out[19] = '.';
-    auto frac = static_cast<std::uint32_t>(us % 1'000'000);
-    for (int i = 25; i >= 20; --i, frac /= 10)
-        out[static_cast<std::size_t>(i)] = static_cast<char>('0' + frac % 10);
-    out[26] = 'Z';
+    std::string out(detail::iso8601_size, '\0');  // prefix (19) + ".ffffff" + "Z"
+    std::memcpy(out.data(), prefix, detail::iso8601_seconds_size);
+    detail::write_iso8601_fraction(static_cast<std::uint32_t>(us % 1'000'000),
+                                   out.data() + detail::iso8601_seconds_size);
     return out;
 }
 

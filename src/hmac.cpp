@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "text_util.hpp"
 #include "zsession/error.hpp"
 
 namespace zsession::detail {
@@ -28,10 +29,9 @@ struct ctx_free {
 };
 
 void to_hex(const unsigned char* in, std::size_t n, char* out) noexcept {
-    static constexpr char hex[] = "0123456789abcdef";
     for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 0xF];
+        out[2 * i] = hex_digits[in[i] >> 4];
+        out[2 * i + 1] = hex_digits[in[i] & 0xF];
     }
 }
 
@@ -117,7 +117,7 @@ EVP_MAC_CTX* hmac_signer::acquire() const {
         }
     }
     EVP_MAC_CTX* c = EVP_MAC_CTX_dup(keyed_);
-    if (!c) throw std::bad_alloc();
+    if (!c) throw crypto_error("OpenSSL cannot duplicate the HMAC context");
     return c;
 }
 
@@ -134,7 +134,9 @@ void hmac_signer::mac(std::span<const bytes_view> parts, unsigned char* out) con
     if (sha256_) return sha256_->mac(parts, out);
     std::unique_ptr<EVP_MAC_CTX, ctx_free> ctx(acquire());
     // No key: back to the keyed state (HMAC keeps the key's pads); allocates nothing.
-    if (EVP_MAC_init(ctx.get(), nullptr, 0, nullptr) != 1) throw std::bad_alloc();
+    if (EVP_MAC_init(ctx.get(), nullptr, 0, nullptr) != 1) {
+        throw crypto_error("OpenSSL cannot reset the HMAC context");
+    }
     for (const auto& p : parts) {
         EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(p.data()), p.size());
     }

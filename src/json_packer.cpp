@@ -14,7 +14,8 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/writer.h>
 
-#include "packer.hpp"
+#include "packer_common.hpp"
+#include "text_util.hpp"
 
 namespace zsession::detail {
 
@@ -74,14 +75,14 @@ std::size_t find_invalid(const unsigned char* s, std::size_t n, std::size_t i, s
     return n;
 }
 
-}  // namespace
-
+/// Whether `in` is well-formed UTF-8 (no surrogates, nothing above U+10FFFF, shortest forms).
 bool is_valid_utf8(std::string_view in) noexcept {
     std::size_t bad = 0;
     return find_invalid(reinterpret_cast<const unsigned char*>(in.data()), in.size(), 0, bad) ==
            in.size();
 }
 
+/// Appends `in` to `out` with each maximal invalid UTF-8 subsequence replaced by U+FFFD.
 void append_utf8_replacing(std::string_view in, std::string& out) {
     static constexpr std::string_view replacement = "\xEF\xBF\xBD";
     const auto* s = reinterpret_cast<const unsigned char*>(in.data());
@@ -94,8 +95,6 @@ void append_utf8_replacing(std::string_view in, std::string& out) {
         i = j + bad;
     }
 }
-
-namespace {
 
 void write_string(json_writer& w, std::string_view s, bool key) {
     thread_local std::string clean;
@@ -322,16 +321,7 @@ msgpack::object object_builder::string(const char* s, std::size_t n) {
         append_utf8_replacing(text, scratch_);
         text = scratch_;
     }
-    msgpack::object o;
-    o.type = msgpack::type::STR;
-    o.via.str.size = static_cast<std::uint32_t>(text.size());
-    o.via.str.ptr = "";
-    if (!text.empty()) {
-        char* p = static_cast<char*>(zone_.allocate_no_align(text.size()));
-        std::memcpy(p, text.data(), text.size());
-        o.via.str.ptr = p;
-    }
-    return o;
+    return zone_string(text, zone_);
 }
 
 bool object_builder::end_container(msgpack::type::object_type type, std::uint32_t n) {

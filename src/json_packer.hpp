@@ -41,9 +41,4 @@ void json_pack_map(const msgpack::object& obj, std::string& out, const char* wha
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                 const char* what);
 
-/// Whether `in` is well-formed UTF-8 (no surrogates, nothing above U+10FFFF, shortest forms).
-bool is_valid_utf8(std::string_view in) noexcept;
-/// Appends `in` to `out` with each maximal invalid UTF-8 subsequence replaced by U+FFFD.
-void append_utf8_replacing(std::string_view in, std::string& out);
-
 }  // namespace zsession::detail

@@ -8,22 +8,26 @@ message::message(message&& other) noexcept
     : identities(std::move(other.identities)),
       header(std::move(other.header)),
       parent_header(std::move(other.parent_header)),
-      metadata(std::exchange(other.metadata, msgpack::object())),
-      content(std::exchange(other.content, msgpack::object())),
       buffers(std::move(other.buffers)),
+      metadata_(std::exchange(other.metadata_, msgpack::object())),
+      content_(std::exchange(other.content_, msgpack::object())),
       storage_(std::move(other.storage_)),
-      zone_(std::exchange(other.zone_, nullptr)) {}
+      zone_(std::exchange(other.zone_, nullptr)),
+      metadata_owner_(std::move(other.metadata_owner_)),
+      content_owner_(std::move(other.content_owner_)) {}
 
 message& message::operator=(message&& other) noexcept {
     if (this != &other) {
         identities = std::move(other.identities);
         header = std::move(other.header);
         parent_header = std::move(other.parent_header);
-        metadata = std::exchange(other.metadata, msgpack::object());
-        content = std::exchange(other.content, msgpack::object());
         buffers = std::move(other.buffers);
+        metadata_ = std::exchange(other.metadata_, msgpack::object());
+        content_ = std::exchange(other.content_, msgpack::object());
         storage_ = std::move(other.storage_);
         zone_ = std::exchange(other.zone_, nullptr);
+        metadata_owner_ = std::move(other.metadata_owner_);
+        content_owner_ = std::move(other.content_owner_);
     }
     return *this;
 }
@@ -35,17 +39,6 @@ msgpack::zone& message::zone() {
         storage_ = std::move(z);
     }
     return *zone_;
-}
-
-const msgpack::object* find_key(const msgpack::object& map, std::string_view key) noexcept {
-    if (map.type != msgpack::type::MAP) return nullptr;
-    for (const auto& kv : std::span(map.via.map.ptr, map.via.map.size)) {
-        if (kv.key.type == msgpack::type::STR &&
-            std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
-            return &kv.val;
-        }
-    }
-    return nullptr;
 }
 
 }  // namespace zsession

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "text_util.hpp"
+
 namespace zsession::detail {
 
 namespace {
@@ -33,8 +35,7 @@ class reader {
     }
     std::uint64_t be(std::size_t n) {  // big-endian unsigned of n bytes
         need(n);
-        std::uint64_t v = 0;
-        for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p_[i];
+        const std::uint64_t v = read_be(p_, n);
         p_ += n;
         return v;
     }

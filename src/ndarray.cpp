@@ -107,10 +107,24 @@ std::size_t element_count(std::span<const std::size_t> shape) {
     return n;
 }
 
+namespace {
+
+/// Elements of a locally built array: an overflowing shape is the caller's usage_error
+/// (a received one was already refused as decode_error by the handler).
+std::size_t local_count(const array_layout& a) {
+    try {
+        return a.size();
+    } catch (const decode_error&) {
+        throw usage_error("array shape overflows");
+    }
+}
+
+}  // namespace
+
 ndarray_view::ndarray_view(zsession::dtype type, std::vector<std::size_t> shape, buffer bytes,
                            array_order order)
     : array_layout(type, std::move(shape), order), bytes_(std::move(bytes)) {
-    const std::size_t count = size();
+    const std::size_t count = local_count(*this);
     if (count > std::numeric_limits<std::size_t>::max() / type.itemsize ||
         bytes_.size() != count * type.itemsize) {
         throw usage_error("array buffer size does not match dtype and shape");
@@ -135,9 +149,9 @@ ndarray::ndarray(zsession::dtype type, std::vector<std::size_t> shape, array_ord
 ndarray::ndarray(for_overwrite_t, zsession::dtype type, std::vector<std::size_t> shape,
                  array_order order)
     : array_layout(type, std::move(shape), order) {
-    const std::size_t count = size();
+    const std::size_t count = local_count(*this);
     if (count > std::numeric_limits<std::size_t>::max() / type.itemsize) {
-        throw decode_error("array size overflows");
+        throw usage_error("array size overflows");
     }
     // new std::byte[] is aligned to __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16 on x86-64 and
     // aarch64): enough for every supported dtype. Not initialized here.

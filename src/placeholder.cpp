@@ -5,6 +5,8 @@
 #include <cstring>
 #include <functional>
 
+#include "text_util.hpp"
+
 namespace zsession {
 
 namespace {
@@ -55,13 +57,7 @@ std::vector<compression> read_compression(const msgpack::object& map, std::uint6
 // A string object whose bytes are copied into `z` (msgpack's string_view adaptor would
 // only reference them).
 msgpack::object str_object(std::string_view s, msgpack::zone& z) {
-    msgpack::object o;
-    o.type = msgpack::type::STR;
-    o.via.str.size = static_cast<std::uint32_t>(s.size());
-    char* p = static_cast<char*>(z.allocate_no_align(s.size()));
-    if (!s.empty()) std::memcpy(p, s.data(), s.size());
-    o.via.str.ptr = p;
-    return o;
+    return detail::zone_string(s, z);
 }
 
 }  // namespace
@@ -149,16 +145,25 @@ placeholder append_buffers(message& m, std::string wire_name, std::vector<buffer
 resolver::resolver(const message& m, const registry& reg, const limits& lim)
     : buffers_(m.buffers), reg_(reg), limits_(lim), claimed_(m.buffers.size(), false) {}
 
-resolver::resolver(const session& s, const message& m)
-    : resolver(m, *s.options().handlers, s.options().limits) {}
+namespace {
+
+const registry& handlers_of(const session_options& o) {
+    if (!o.handlers) throw usage_error("session_options.handlers is not set");
+    return *o.handlers;
+}
+
+}  // namespace
+
+resolver::resolver(const session_options& o, const message& m)
+    : resolver(m, handlers_of(o), o.limits) {}
 
 std::size_t resolver::claimed() const noexcept {
     return static_cast<std::size_t>(std::count(claimed_.begin(), claimed_.end(), true));
 }
 
 void resolver::check_handler(const placeholder& p, std::type_index type) const {
-    const detail::handler_entry& named = reg_.find(std::string_view(p.handler));
-    const detail::handler_entry& mine = reg_.find(type);
+    const handler_entry& named = reg_.find(std::string_view(p.handler));
+    const handler_entry& mine = reg_.find(type);
     if (named.type != mine.wire_type) {
         throw decode_error("placeholder holds '" + p.handler + "', not a '" + mine.wire_name + "'");
     }
@@ -196,9 +201,9 @@ std::vector<buffer> resolver::claim(const placeholder& p) {
 }
 
 std::any resolver::resolve_any(const placeholder& p) {
-    const detail::handler_entry& named = reg_.find(std::string_view(p.handler));
+    (void)reg_.find(std::string_view(p.handler));  // unknown_handler_error before claiming
     const std::vector<buffer> in = claim(p);
-    return named.decode_any(p.header, in);
+    return reg_.decode_any(p.handler, p.header, in);
 }
 
 }  // namespace zsession

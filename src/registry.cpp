@@ -2,34 +2,13 @@
 
 #include <cstdint>
 
-#include "zsession/ndarray.hpp"
-
 namespace zsession {
-
-namespace {
-
-// Registers handler<std::vector<T>> for each T of the pack.
-template <class... T>
-void add_vectors(registry& r) {
-    (r.add<std::vector<T>>(), ...);
-}
-
-}  // namespace
-
-registry registry::builtins() {
-    registry r;
-    r.add<buffer>().add<std::string>().add<ndarray_view>().add<ndarray>();
-    add_vectors<bool, char, signed char, unsigned char, short, unsigned short, int, unsigned, long,
-                unsigned long, long long, unsigned long long, float, double>(r);
-    if constexpr (sizeof(long double) == 16) add_vectors<long double>(r);
-    return r;
-}
 
 bool registry::contains(std::string_view wire_name) const noexcept {
     return by_name_.find(wire_name) != by_name_.end();
 }
 
-const detail::handler_entry& registry::find(std::type_index type) const {
+const handler_entry& registry::find(std::type_index type) const {
     const auto it = by_type_.find(type);
     if (it == by_type_.end()) {
         throw usage_error(std::string("no handler registered for type ") + type.name());
@@ -37,7 +16,7 @@ const detail::handler_entry& registry::find(std::type_index type) const {
     return it->second;
 }
 
-const detail::handler_entry& registry::find(std::string_view wire_name) const {
+const handler_entry& registry::find(std::string_view wire_name) const {
     const auto it = by_name_.find(wire_name);
     if (it == by_name_.end()) {
         throw unknown_handler_error("no handler named '" + std::string(wire_name) + "'");
@@ -50,7 +29,7 @@ std::any registry::decode_any(std::string_view wire_name, const msgpack::object&
     return find(wire_name).decode_any(header, in);
 }
 
-void registry::insert(detail::handler_entry e) {
+void registry::insert(handler_entry e) {
     if (by_type_.count(e.type)) {
         throw registry_error(std::string("type already registered: ") + e.type.name());
     }

@@ -273,14 +273,14 @@ TEST_CASE("a moved-from message owns nothing of the moved-to one (reused variabl
         a.set_content(std::map<std::string, int>{{"x", 1}});
         if (received) a = s.decode(s.encode(a));
         message b(std::move(a));
-        CHECK(a.content.type == msgpack::type::NIL);
+        CHECK(a.content().type == msgpack::type::NIL);
         a.header = s.make_header("t");
         a.set_content(std::map<std::string, int>{{"y", 2}});  // a fresh zone of its own
         {
             message c;
             c = std::move(b);
             CHECK(c.content_as<std::map<std::string, int>>().at("x") == 1);
-            CHECK(b.content.type == msgpack::type::NIL);
+            CHECK(b.content().type == msgpack::type::NIL);
         }  // c, and the storage it took from b, die here
         CHECK(a.content_as<std::map<std::string, int>>().at("y") == 2);
         CHECK(s.decode(s.encode(a)).content_as<std::map<std::string, int>>().at("y") == 2);

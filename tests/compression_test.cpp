@@ -108,7 +108,7 @@ TEST_CASE("an offloaded compressible array travels compressed and comes back who
     m.set_content(std::map<std::string, placeholder>{{"a", ph}});
     message r = s.decode(s.encode(m));
     resolver res(s, r);
-    const auto view = res.resolve<ndarray_view>(*find_key(r.content, "a"));
+    const auto view = res.resolve<ndarray_view>(*find_key(r.content(), "a"));
     CHECK(view.is_aligned());
     CHECK(view.values<double>()[777] == 7.0);
     CHECK(std::vector<double>(view.values<double>().begin(), view.values<double>().end()) == zeros);

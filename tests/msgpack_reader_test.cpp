@@ -166,11 +166,11 @@ TEST_CASE("the session writes content exactly as msgpack-c packs it, and reads i
         const std::string expected(sb.data(), sb.size());
         zsession::message m = s.make_message("t");
         const msgpack::object_handle content = msgpack::unpack(sb.data(), sb.size());
-        m.content = content.get();
+        m.set_content(content.get());
         zsession::frames f = s.encode(m);
         CAPTURE(i);
         CHECK(f[5].to_string_view() == expected);
-        CHECK(same(s.decode(std::move(f)).content, content.get()));
+        CHECK(same(s.decode(std::move(f)).content(), content.get()));
     }
 }
 

@@ -145,7 +145,7 @@ TEST_CASE("every built-in round-trips over real sockets") {
         auto r = s.recv(sp.b);
         REQUIRE(r);
         resolver res(s, *r);
-        const auto at = [&](const char* k) { return *find_key(r->content, k); };
+        const auto at = [&](const char* k) { return *find_key(r->content(), k); };
         CHECK(res.resolve<buffer>(at("bytes")).as_string_view() == std::string(70'000, 'b'));
         CHECK(res.resolve<std::string>(at("str")) == "héllo");
         const auto f8 = res.resolve<ndarray_view>(at("f8"));
@@ -232,4 +232,16 @@ TEST_CASE("a received |b1 array with a byte other than 0 or 1 is a decode_error"
     resolver res(s, r);
     CHECK(res.resolve<std::vector<bool>>(p) == std::vector<bool>{true, false, true});
     CHECK_THROWS_AS(res.resolve<ndarray_view>(q), decode_error);
+}
+
+TEST_CASE("a locally built array whose size overflows is a usage_error, not a decode_error") {
+    const std::vector<std::size_t> huge{std::size_t{1} << 40, std::size_t{1} << 40};
+    CHECK_THROWS_AS(ndarray(dtype::parse("<f8"), huge), usage_error);
+    CHECK_THROWS_AS(ndarray(dtype::parse("<f8"), {std::size_t{1} << 62}), usage_error);
+    CHECK_THROWS_AS(ndarray_view(dtype::parse("<f8"), huge, buffer()), usage_error);
+}
+
+TEST_CASE("dtype names itself like the other wire names: to_string and dtype_from_string") {
+    CHECK(to_string(dtype_from_string("<f8")) == "<f8");
+    CHECK(dtype_from_string("|u1") == dtype::parse("|u1"));
 }

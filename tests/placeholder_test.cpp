@@ -4,6 +4,7 @@
 
 #include <numeric>
 
+#include "list_structs.hpp"
 #include "support.hpp"
 
 using namespace zsession;
@@ -251,7 +252,7 @@ TEST_CASE("dynamic content: find the placeholders in a msgpack::object and resol
     content["items"].push_back(msgpack::object(offload(s, m, std::vector<int>{1, 2}), m.zone()));
     m.set_content(content);
     message r = s.decode(s.encode(m));
-    const auto found = find_placeholders(r.content);
+    const auto found = find_placeholders(r.content());
     REQUIRE(found.size() == 2);
     resolver res(s, r);
     CHECK(std::any_cast<std::string>(res.resolve_any(placeholder::from_object(*found[0]))) == "a");
@@ -270,18 +271,9 @@ TEST_CASE("offloading an unregistered type is a usage_error") {
 
 namespace {
 
-struct int_list {
-    std::vector<std::int64_t> items;
-    MSGPACK_DEFINE_MAP(items)
-};
-struct wrapped_list {
-    std::vector<inline_or_offloaded<std::int64_t>> items;
-    MSGPACK_DEFINE_MAP(items)
-};
-struct string_list {
-    std::vector<inline_or_offloaded<std::string>> items;
-    MSGPACK_DEFINE_MAP(items)
-};
+using test::int_list;
+using test::string_list;
+using test::wrapped_list;
 
 std::size_t content_bytes(const session& s, const message& m) {
     return s.encode(m)[5].size();

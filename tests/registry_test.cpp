@@ -132,7 +132,7 @@ TEST_CASE("a user-defined type round-trips over a real socket") {
     auto r = s.recv(p.b);
     REQUIRE(r);
     resolver res(s, *r);
-    const particles got = res.resolve<particles>(*find_key(r->content, "cloud"));
+    const particles got = res.resolve<particles>(*find_key(r->content(), "cloud"));
     CHECK(got.label == "cloud");
     CHECK(got.x == sent.x);
     CHECK(got.y == sent.y);

@@ -1,38 +1,28 @@
 // tests/support.hpp - shared helpers: socket pairs per transport, frame builders.
 #pragma once
 
-#include <atomic>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
+#include "../src/loopback.hpp"
 #include "zsession/zsession.hpp"
 
 namespace test {
 
 inline const std::vector<std::string> transports = {"inproc", "ipc", "tcp"};
 
-/// Two connected sockets over `transport`; `a` binds, `b` connects. Endpoints are unique
-/// per process and call so tests can run in parallel.
-struct socket_pair {
-    zmq::socket_t a, b;
+/// Two connected sockets over `transport`; `a` binds, `b` connects (the library's loopback
+/// pair, src/loopback.hpp, also used by calibrate and the benchmarks).
+struct socket_pair : zsession::detail::loopback_pair {
+    zmq::socket_t& a = receiver;
+    zmq::socket_t& b = sender;
     socket_pair(zmq::context_t& ctx, const std::string& transport,
                 zmq::socket_type ta = zmq::socket_type::pair,
                 zmq::socket_type tb = zmq::socket_type::pair)
-        : a(ctx, ta), b(ctx, tb) {
-        static std::atomic<int> counter{0};
-        const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(counter++);
-        std::string endpoint;
-        if (transport == "inproc") endpoint = "inproc://zsession-test-" + tag;
-        if (transport == "ipc") endpoint = "ipc:///tmp/zsession-test-" + tag;
-        if (transport == "tcp") endpoint = "tcp://127.0.0.1:*";
-        a.set(zmq::sockopt::linger, 0);
-        b.set(zmq::sockopt::linger, 0);
-        a.bind(endpoint);
-        b.connect(a.get(zmq::sockopt::last_endpoint));
-    }
+        : loopback_pair(ctx, transport, 1000, ta, tb) {}
 };
 
 inline zmq::message_t frame(std::string_view s) {
@@ -41,9 +31,7 @@ inline zmq::message_t frame(std::string_view s) {
 
 /// Sends raw frames (no session layer).
 inline void send_raw(zmq::socket_ref s, zsession::frames&& f) {
-    for (std::size_t i = 0; i < f.size(); ++i) {
-        s.send(f[i], i + 1 < f.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-    }
+    (void)zmq::send_multipart(s, f);
 }
 
 /// Deep-copies frames (encode output is single-use; tests mutate copies).

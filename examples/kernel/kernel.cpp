@@ -25,6 +25,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "calc.hpp"
 #include "replies.hpp"
@@ -140,10 +141,7 @@ void heartbeat(zmq::context_t& ctx, std::string endpoint, std::string curve_secr
             if (!hb.recv(ping, zmq::recv_flags::none)) break;
             parts.push_back(std::move(ping));
         } while (parts.back().more());
-        for (std::size_t i = 0; i < parts.size(); ++i) {
-            hb.send(parts[i],
-                    i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-        }
+        (void)zmq::send_multipart(hb, parts);
     }
 }
 

@@ -65,25 +65,25 @@ class buffer {
     /// Takes over a vector of trivially copyable elements; no byte is copied.
     template <class T>
     requires std::is_trivially_copyable_v<T>
-    static buffer take(std::vector<T>&& v) {
+    [[nodiscard]] static buffer take(std::vector<T>&& v) {
         auto owner = std::make_shared<std::vector<T>>(std::move(v));
         bytes_view bytes{owner->data(), owner->size() * sizeof(T)};
         return buffer(bytes, std::move(owner));
     }
     /// Takes over a string; no byte is copied (short strings live inside the moved-to
     /// string object on the heap, so the view stays valid).
-    static buffer take(std::string&& s);
+    [[nodiscard]] static buffer take(std::string&& s);
     /// Takes over a received zmq message; the view points into the frame, no copy.
-    static buffer take(zmq::message_t&& frame);
+    [[nodiscard]] static buffer take(zmq::message_t&& frame);
     /// Pins the bytes of `owner`'s contiguous storage (anything with data() and size()).
     template <class Owner>
-    static buffer pin(std::shared_ptr<Owner> owner) {
+    [[nodiscard]] static buffer pin(std::shared_ptr<Owner> owner) {
         using elem = std::remove_pointer_t<decltype(owner->data())>;
         bytes_view bytes{owner->data(), owner->size() * sizeof(elem)};
         return buffer(bytes, std::shared_ptr<const void>(std::move(owner)));
     }
     /// Copies `bytes` into a new owned buffer (the one explicit copy).
-    static buffer copy_of(bytes_view bytes);
+    [[nodiscard]] static buffer copy_of(bytes_view bytes);
 
     const std::byte* data() const noexcept { return view_.data(); }
     std::size_t size() const noexcept { return view_.size(); }
@@ -94,8 +94,8 @@ class buffer {
     /// The pin; shared with every copy of this buffer.
     const std::shared_ptr<const void>& keepalive() const noexcept { return keepalive_; }
 
-    /// A sub-range sharing this buffer's pin. Throws std::out_of_range when outside.
-    buffer slice(std::size_t offset, std::size_t count) const;
+    /// A sub-range sharing this buffer's pin. Throws usage_error when outside.
+    [[nodiscard]] buffer slice(std::size_t offset, std::size_t count) const;
 
   private:
     bytes_view view_;

@@ -15,11 +15,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
@@ -72,74 +70,5 @@ std::vector<crossover_point> measure_copy_crossover(zmq::context_t& ctx, std::st
 /// pick_crossover(measure_copy_crossover(ctx, transport, options)).
 std::size_t calibrate_copy_threshold(zmq::context_t& ctx, std::string_view transport,
                                      const calibrate_options& options = {});
-
-// -- building blocks, also used by the benchmarks --------------------------------------------
-
-/// Two connected PAIR sockets over a loopback `transport` in `ctx` ("inproc", "ipc" with a
-/// fresh path under /tmp, or "tcp" on 127.0.0.1 with an ephemeral port). Both ends get
-/// send and receive high-water marks of `hwm` messages and linger 0. The ipc path is
-/// removed when the pair is destroyed. Throws usage_error for another transport.
-struct loopback_pair {
-    loopback_pair(zmq::context_t& ctx, std::string_view transport, int hwm = 1000);
-    ~loopback_pair();
-    loopback_pair(const loopback_pair&) = delete;
-    loopback_pair& operator=(const loopback_pair&) = delete;
-
-    zmq::socket_t sender, receiver;
-
-    /// Shuts the context down so that a receive blocked on `receiver` throws (ETERM). For
-    /// failure paths only: the context is unusable afterwards.
-    void abort() noexcept;
-
-  private:
-    zmq::context_t* ctx_;
-    std::string ipc_path_;
-};
-
-/// Result of one stream: messages received (the terminator not counted) and the time from
-/// the first send to the terminator's arrival.
-struct stream_result {
-    std::uint64_t messages = 0;
-    double seconds = 0;
-    double msgs_per_s() const noexcept { return seconds > 0 ? messages / seconds : 0; }
-};
-
-/// Streams messages one way over `pair` for about `duration` (at least `min_messages`, at
-/// most `max_messages`): the calling thread calls send_one(sender) repeatedly, then
-/// send_end(sender) once; a second thread calls recv_one(receiver) until it returns false
-/// (it saw the terminator). Each callable must send or receive one whole message. An
-/// exception from the receiving side is rethrown here after the thread joined.
-template <class SendOne, class SendEnd, class RecvOne>
-stream_result measure_stream(loopback_pair& pair, std::chrono::nanoseconds duration,
-                             std::uint64_t min_messages, std::uint64_t max_messages,
-                             SendOne send_one, SendEnd send_end, RecvOne recv_one) {
-    using clock = std::chrono::steady_clock;
-    std::uint64_t received = 0;
-    std::exception_ptr failure;
-    std::thread receiver([&] {
-        try {
-            while (recv_one(zmq::socket_ref(pair.receiver))) ++received;
-        } catch (...) {
-            failure = std::current_exception();
-        }
-    });
-    const auto start = clock::now();
-    std::uint64_t sent = 0;
-    try {
-        while (sent < max_messages && (sent < min_messages || clock::now() - start < duration)) {
-            send_one(zmq::socket_ref(pair.sender));
-            ++sent;
-        }
-        send_end(zmq::socket_ref(pair.sender));
-    } catch (...) {
-        pair.abort();  // the terminator cannot be sent: wake the receiver with ETERM
-        receiver.join();
-        throw;
-    }
-    receiver.join();
-    const std::chrono::duration<double> elapsed = clock::now() - start;
-    if (failure) std::rethrow_exception(failure);
-    return {received, elapsed.count()};
-}
 
 }  // namespace zsession

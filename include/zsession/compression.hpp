@@ -46,16 +46,17 @@ std::size_t lz4_max_input() noexcept;
 
 /// Compresses `in` into a new owned buffer. Throws usage_error when in.size() exceeds
 /// lz4_max_input().
-buffer lz4_compress(bytes_view in);
+[[nodiscard]] buffer lz4_compress(bytes_view in);
 
 /// Decompresses one block that must decode to exactly `declared` bytes.
 /// Throws limit_error when declared > max_decompressed (before allocating), and
 /// compression_error when the block is malformed or decodes to another size.
 /// The result is an owned buffer aligned for any element type (operator new).
-buffer lz4_decompress(bytes_view in, std::size_t declared, std::size_t max_decompressed);
+[[nodiscard]] buffer lz4_decompress(bytes_view in, std::size_t declared,
+                                    std::size_t max_decompressed);
 
 /// Applies the policy to one buffer: the compressed form, or empty when `in` should travel
 /// as it is. Never throws for policy reasons (too large for lz4 means "as it is").
-std::optional<buffer> maybe_compress(bytes_view in, const compression_options& opts);
+[[nodiscard]] std::optional<buffer> maybe_compress(bytes_view in, const compression_options& opts);
 
 }  // namespace zsession

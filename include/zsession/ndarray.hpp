@@ -88,7 +88,18 @@ enum class array_order { c, fortran };
 array_order array_order_from_string(std::string_view s);
 std::string_view to_string(array_order o) noexcept;
 
-/// Product of the shape (1 for a 0-d array). Throws decode_error on overflow.
+/// The one naming for wire names across the library: to_string(x) and <type>_from_string(s)
+/// (as for compression and array_order). dtype_from_string is dtype::parse, to_string(dtype)
+/// is dtype::str.
+inline dtype dtype_from_string(std::string_view s) {
+    return dtype::parse(s);
+}
+inline std::string to_string(const dtype& d) {
+    return d.str();
+}
+
+/// Product of the shape (1 for a 0-d array). Throws decode_error on overflow (a received
+/// shape); the array constructors turn that into usage_error for a shape built locally.
 std::size_t element_count(std::span<const std::size_t> shape);
 
 class ndarray;

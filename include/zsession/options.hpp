@@ -1,6 +1,7 @@
 // zsession/options.hpp - what a session is configured with, and every limit it enforces.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -131,6 +132,13 @@ struct session_options {
     /// Handlers for typed values (placeholder.hpp). Null: the session makes its own
     /// registry::builtins(). Shared read-only, so one registry can serve many sessions.
     std::shared_ptr<const registry> handlers{};
+};
+
+/// Anything that hands out session_options through options() (a session): the convenience
+/// overloads of placeholder.hpp take it, so the value layer needs no socket headers.
+template <class S>
+concept has_session_options = requires(const S& s) {
+    { s.options() } -> std::convertible_to<const session_options&>;
 };
 
 }  // namespace zsession

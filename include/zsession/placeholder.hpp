@@ -24,7 +24,6 @@
 #include "zsession/message.hpp"
 #include "zsession/options.hpp"
 #include "zsession/registry.hpp"
-#include "zsession/session.hpp"
 
 namespace zsession {
 
@@ -65,7 +64,8 @@ std::vector<const msgpack::object*> find_placeholders(const msgpack::object& roo
 namespace detail {
 
 /// Appends `bufs` to m.buffers, each compressed where `opts` says, and returns a
-/// placeholder naming them (header not set). Throws nothing but std::bad_alloc.
+/// placeholder naming them (header not set). Throws std::bad_alloc, or usage_error when
+/// lz4 itself fails on a buffer the policy compresses (lz4_compress).
 placeholder append_buffers(message& m, std::string wire_name, std::vector<buffer> bufs,
                            const compression_options& opts);
 
@@ -88,9 +88,10 @@ std::size_t payload_bytes(const T& v) {
 /// returns its placeholder. Move a vector/string in to send it without copying it.
 /// Throws usage_error when T is not registered in `reg`.
 template <handled T>
-placeholder offload(message& m, T value, const registry& reg, const offload_options& opts = {}) {
+[[nodiscard]] placeholder offload(message& m, T value, const registry& reg,
+                                  const offload_options& opts = {}) {
     using W = typename wire_type_of<T>::type;
-    const detail::handler_entry& entry = reg.find(typeid(T));
+    const handler_entry& entry = reg.find(typeid(T));
     std::vector<buffer> bufs;
     auto header = [&] {
         if constexpr (alias_handled<T>) {
@@ -104,10 +105,17 @@ placeholder offload(message& m, T value, const registry& reg, const offload_opti
     return p;
 }
 
-/// Same, with the session's registry and offload options.
+/// Same, with the registry and offload options of `o`. Throws usage_error when o.handlers
+/// is null (a session's options() always has it).
 template <handled T>
-placeholder offload(const session& s, message& m, T value) {
-    return offload(m, std::move(value), *s.options().handlers, s.options().offload);
+[[nodiscard]] placeholder offload(const session_options& o, message& m, T value) {
+    if (!o.handlers) throw usage_error("session_options.handlers is not set");
+    return offload(m, std::move(value), *o.handlers, o.offload);
+}
+/// Same, with a session's (anything with options()) registry and offload options.
+template <handled T, has_session_options S>
+[[nodiscard]] placeholder offload(const S& s, message& m, T value) {
+    return offload(static_cast<const session_options&>(s.options()), m, std::move(value));
 }
 
 template <class T>
@@ -124,8 +132,12 @@ class inline_or_offloaded;
 class resolver {
   public:
     resolver(const message& m, const registry& reg, const limits& lim = {});
-    /// The session's registry and limits.
-    resolver(const session& s, const message& m);
+    /// The registry and limits of `o`. Throws usage_error when o.handlers is null.
+    resolver(const session_options& o, const message& m);
+    /// The registry and limits of a session (anything with options()).
+    template <has_session_options S>
+    resolver(const S& s, const message& m)
+        : resolver(static_cast<const session_options&>(s.options()), m) {}
 
     /// The value `p` stands for, as T. Throws unknown_handler_error (handler not in the
     /// registry), decode_error (bad indices, buffer claimed twice, size mismatch, header of
@@ -192,8 +204,14 @@ class inline_or_offloaded {
         }
         return inline_or_offloaded(std::move(value));
     }
-    static inline_or_offloaded make(const session& s, message& m, T value) {
-        return make(m, std::move(value), *s.options().handlers, s.options().offload);
+    /// Same, with the registry and offload options of `o` or of a session.
+    static inline_or_offloaded make(const session_options& o, message& m, T value) {
+        if (!o.handlers) throw usage_error("session_options.handlers is not set");
+        return make(m, std::move(value), *o.handlers, o.offload);
+    }
+    template <has_session_options S>
+    static inline_or_offloaded make(const S& s, message& m, T value) {
+        return make(static_cast<const session_options&>(s.options()), m, std::move(value));
     }
 
     bool is_inline() const noexcept { return v_.index() == 0; }

@@ -74,9 +74,7 @@ struct wire_type_of<T> {
 /// A handler header with no fields, written as the empty map `{}`.
 struct empty_header {};
 
-namespace detail {
-
-/// One registered handler, type-erased.
+/// One registered handler, type-erased, as registry::find returns it.
 struct handler_entry {
     std::type_index type;       ///< the C++ type registered
     std::type_index wire_type;  ///< == type for a wire handler; the alias target otherwise
@@ -85,6 +83,8 @@ struct handler_entry {
     /// only; null for aliases). Throws decode_error.
     std::any (*decode_any)(const msgpack::object& header, std::span<const buffer> in) = nullptr;
 };
+
+namespace detail {
 
 /// Converts a header object to H; a msgpack type mismatch becomes decode_error.
 template <class H>
@@ -124,7 +124,7 @@ class registry {
     /// Registers handler<T>. Returns *this to chain. Throws registry_error (see above).
     template <handled T>
     registry& add() {
-        detail::handler_entry e{typeid(T), typeid(typename wire_type_of<T>::type), {}, nullptr};
+        handler_entry e{typeid(T), typeid(typename wire_type_of<T>::type), {}, nullptr};
         if constexpr (wire_handled<T>) {
             e.wire_name = std::string(handler<T>::wire_name);
             e.decode_any = [](const msgpack::object& h, std::span<const buffer> in) {
@@ -142,9 +142,9 @@ class registry {
     bool contains(std::string_view wire_name) const noexcept;
 
     /// The handler registered for `type`. Throws usage_error when there is none.
-    const detail::handler_entry& find(std::type_index type) const;
+    const handler_entry& find(std::type_index type) const;
     /// The wire handler named `wire_name`. Throws unknown_handler_error when there is none.
-    const detail::handler_entry& find(std::string_view wire_name) const;
+    const handler_entry& find(std::string_view wire_name) const;
 
     /// Decodes by wire name into a std::any holding the wire handler's type (for untyped
     /// code). Throws unknown_handler_error or decode_error.
@@ -152,9 +152,9 @@ class registry {
                         std::span<const buffer> in) const;
 
   private:
-    void insert(detail::handler_entry e);
+    void insert(handler_entry e);
 
-    std::unordered_map<std::type_index, detail::handler_entry> by_type_;
+    std::unordered_map<std::type_index, handler_entry> by_type_;
     std::map<std::string, std::type_index, std::less<>> by_name_;
 };
 

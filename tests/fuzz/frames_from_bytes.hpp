@@ -35,8 +35,8 @@ inline zsession::frames frames_from_bytes(const std::uint8_t* data, std::size_t 
 /// sees any dangling view.
 inline std::size_t touch(const zsession::message& m) {
     msgpack::sbuffer sb;
-    msgpack::pack(sb, m.metadata);
-    msgpack::pack(sb, m.content);
+    msgpack::pack(sb, m.metadata());
+    msgpack::pack(sb, m.content());
     std::size_t sum = sb.size() + m.header.msg_id.size() + m.parent_header.msg_id.size();
     for (const auto& b : m.buffers) sum += b.size() ? static_cast<std::size_t>(b.data()[0]) : 0;
     return sum;

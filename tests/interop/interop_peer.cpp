@@ -60,7 +60,7 @@ void check_request(const message& m) {
     expect(p.text == "h\xC3\xA9llo \xE2\x98\x83 \xF0\x9F\x98\x80", "content.text");
     expect(p.number == -42 && p.real == 0.25 && p.flag, "content scalars");
     expect(p.words == std::vector<std::string>{"a", "b"}, "content.words");
-    const auto* origin = find_key(m.metadata, "origin");
+    const auto* origin = find_key(m.metadata(), "origin");
     expect(origin && origin->type == msgpack::type::STR, "metadata.origin");
     expect(m.buffers.size() == 2, "two buffers");
     expect(m.buffers[0].as_string_view() == "small-buffer", "buffer 0");
@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
         if (!request) fail("no request from Python (timeout)");
         check_request(*request);
         message echo = s.make_reply(*request, "interop_echo");
-        echo.metadata = request->metadata;
-        echo.content = request->content;
+        echo.set_metadata(request->metadata());
+        echo.set_content(request->content());
         echo.buffers = request->buffers;
         s.send(sock, echo);
         for (const char* c : {"wrong_key", "tampered", "replayed"}) report_bad(s, sock, c);

@@ -51,7 +51,7 @@ message decode_content(const session& s, const std::string& content) {
 std::string encoded_content(const msgpack::object& content) {
     session s(json_options());
     message m = s.make_message("probe");
-    m.content = content;
+    m.set_content(content);
     frames f = s.encode(m);
     return test::str(f[5]);
 }
@@ -111,7 +111,7 @@ TEST_CASE("scalars keep their msgpack types through JSON") {
     const std::string text = R"({"u":18446744073709551615,"i":-9223372036854775808,"f":0.1,)"
                              R"("t":true,"n":null,"s":"\u00e9\u0000x","a":[],"o":{}})";
     message r = decode_content(s, text);
-    const auto& c = r.content;
+    const auto& c = r.content();
     CHECK(find_key(c, "u")->type == msgpack::type::POSITIVE_INTEGER);
     CHECK(find_key(c, "u")->via.u64 == std::numeric_limits<std::uint64_t>::max());
     CHECK(find_key(c, "i")->type == msgpack::type::NEGATIVE_INTEGER);
@@ -127,7 +127,7 @@ TEST_CASE("scalars keep their msgpack types through JSON") {
     // (Python's ensure_ascii=False); reals are written shortest round-trip.
     std::string want = text;
     want.replace(want.find("\\u00e9"), 6, "\xC3\xA9");
-    CHECK(encoded_content(r.content) == want);
+    CHECK(encoded_content(r.content()) == want);
 }
 
 TEST_CASE("binary data is written as standard base64") {
@@ -170,7 +170,7 @@ TEST_CASE("content nested deeper than 1024 levels is refused on encode by both p
             deep.type = msgpack::type::ARRAY;
             deep.via.array = {1, item};
         }
-        m.content = map_of(m.zone(), "a", deep);
+        m.set_content(map_of(m.zone(), "a", deep));
         CHECK_THROWS_AS(s.encode(m), usage_error);
     }
 }
@@ -187,8 +187,8 @@ TEST_CASE("non-finite reals are written as jupyter_client's json_clean writes th
 TEST_CASE("NaN and Infinity literals, as Python's json writes by default, are read") {
     session s(json_options());
     message r = decode_content(s, R"({"a":NaN,"b":-Infinity})");
-    CHECK(std::isnan(find_key(r.content, "a")->via.f64));
-    CHECK(find_key(r.content, "b")->via.f64 == -std::numeric_limits<double>::infinity());
+    CHECK(std::isnan(find_key(r.content(), "a")->via.f64));
+    CHECK(find_key(r.content(), "b")->via.f64 == -std::numeric_limits<double>::infinity());
 }
 
 TEST_CASE("a msgpack timestamp is written as an ISO 8601 string; other extensions refuse") {
@@ -245,7 +245,7 @@ TEST_CASE("invalid UTF-8 becomes U+FFFD as Python's decode('utf8', 'replace') do
         // Decoding a JSON frame with those raw bytes inside a string.
         session s(json_options());
         message r = decode_content(s, "{\"s\":\"" + in + "\"}");
-        CHECK(str_of(*find_key(r.content, "s")) == want);
+        CHECK(str_of(*find_key(r.content(), "s")) == want);
     }
 }
 

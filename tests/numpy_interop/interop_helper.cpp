@@ -78,7 +78,7 @@ std::string compare(const ndarray_view& got, const ndarray& want) {
 std::vector<std::string> check_numpy_arrays(const session& s, const message& m) {
     std::vector<std::string> failures;
     resolver res(s, m);
-    const msgpack::object* arrays = find_key(m.content, "arrays");
+    const msgpack::object* arrays = find_key(m.content(), "arrays");
     for (auto& [name, want] : references()) {
         const msgpack::object* ph = arrays ? find_key(*arrays, name) : nullptr;
         if (!ph) {

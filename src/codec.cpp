@@ -1,0 +1,212 @@
+#include "zsession/codec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "hmac.hpp"
+#include "packer.hpp"
+#include "packer_common.hpp"
+#include "replay.hpp"
+
+namespace zsession {
+
+namespace {
+
+/// The largest replay history accepted: 16 M digests (512 MiB of SHA-256 digests).
+constexpr std::size_t max_replay_history = std::size_t{1} << 24;
+
+std::unique_ptr<detail::hmac_signer> make_signer(const session_options& o) {
+    if (o.key.empty()) return nullptr;
+    return std::make_unique<detail::hmac_signer>(o.key, o.signature_scheme);
+}
+
+std::size_t history_capacity(const session_options& o) {
+    if (o.replay_history > max_replay_history) {
+        throw usage_error("replay_history is larger than 2^24 digests");
+    }
+    return o.key.empty() ? 0 : o.replay_history;
+}
+
+bytes_view view_of(const zmq::message_t& f) noexcept {
+    return {f.data(), f.size()};
+}
+
+}  // namespace
+
+struct codec::impl {
+    const detail::packer& packer;
+    zsession::limits limits;
+    std::size_t copy_threshold;
+    std::unique_ptr<detail::hmac_signer> signer;  // null when unsigned
+    detail::replay_history history;
+
+    explicit impl(const session_options& o)
+        : packer(detail::packer_for(o.packer)),
+          limits(o.limits),
+          copy_threshold(o.copy_threshold),
+          signer(make_signer(o)),
+          history(history_capacity(o), signer ? signer->digest_size() : 0) {}
+};
+
+codec::codec(const session_options& options) : impl_(std::make_unique<impl>(options)) {}
+codec::~codec() = default;
+codec::codec(codec&&) noexcept = default;
+codec& codec::operator=(codec&&) noexcept = default;
+
+std::string codec::sign(std::span<const bytes_view, 4> parts) const {
+    if (!impl_->signer) return {};
+    std::string out(impl_->signer->hex_size(), '\0');
+    impl_->signer->sign_hex(parts, out.data());
+    return out;
+}
+
+frames codec::encode(const message& m) const {
+    frames out;
+    encode_into(m, out);
+    return out;
+}
+
+void codec::encode_into(const message& m, frames& out) const {
+    const auto& pk = impl_->packer;
+    // One scratch string per thread holds the four packed maps; it keeps its capacity so the
+    // steady state allocates nothing here.
+    thread_local std::string scratch;
+    scratch.clear();
+    std::array<std::size_t, 5> at{};
+    pk.pack_header(m.header, scratch);
+    at[1] = scratch.size();
+    pk.pack_header(m.parent_header, scratch);
+    at[2] = scratch.size();
+    pk.pack_map(m.metadata(), scratch, "metadata");
+    at[3] = scratch.size();
+    pk.pack_map(m.content(), scratch, "content");
+    at[4] = scratch.size();
+    std::array<bytes_view, 4> parts;
+    for (std::size_t i = 0; i < 4; ++i) parts[i] = {scratch.data() + at[i], at[i + 1] - at[i]};
+
+    out.reserve(out.size() + m.identities.size() + 1 + signed_frame_count + m.buffers.size());
+    for (const auto& id : m.identities) out.emplace_back(id.data(), id.size());
+    out.emplace_back(delimiter.data(), delimiter.size());
+    if (impl_->signer) {
+        char signature[2 * detail::hmac_signer::max_digest_size];
+        impl_->signer->sign_hex(parts, signature);
+        out.emplace_back(signature, impl_->signer->hex_size());
+    } else {
+        out.emplace_back();
+    }
+    for (const auto& p : parts) out.emplace_back(p.data(), p.size());
+    for (const auto& b : m.buffers) {
+        out.push_back(make_frame(b, choose_send_mode(b.size(), impl_->copy_threshold)));
+    }
+    if (scratch.capacity() > (std::size_t{1} << 20)) std::string().swap(scratch);
+}
+
+namespace {
+
+std::size_t find_delimiter(const frames& in, const limits& lim) {
+    // max_identities + 1 frames may be scanned (written so SIZE_MAX cannot wrap).
+    const std::size_t scan = lim.max_identities < in.size() ? lim.max_identities + 1 : in.size();
+    for (std::size_t i = 0; i < scan; ++i) {
+        if (view_of(in[i]).as_string_view() == delimiter) return i;
+    }
+    if (in.size() > scan) throw limit_error("more routing identities than limits.max_identities");
+    throw protocol_error("no <IDS|MSG> delimiter");
+}
+
+void check_sizes(const frames& in, std::size_t first, const limits& lim) {
+    const std::size_t after = in.size() - first;
+    if (after < signed_frame_count) {
+        throw protocol_error("too few frames after <IDS|MSG>: " + std::to_string(after) +
+                             " (signature and four maps needed)");
+    }
+    if (after - signed_frame_count > lim.max_buffers) {
+        throw limit_error("more buffers than limits.max_buffers");
+    }
+    static constexpr const char* names[] = {"header", "parent_header", "metadata"};
+    for (std::size_t i = 0; i < 3; ++i) {
+        if (in[first + 1 + i].size() > lim.max_map_bytes) {
+            throw limit_error(std::string(names[i]) + " frame exceeds limits.max_map_bytes");
+        }
+    }
+    if (in[first + 4].size() > lim.max_content_bytes) {
+        throw limit_error("content frame exceeds limits.max_content_bytes");
+    }
+    for (std::size_t i = first + signed_frame_count; i < in.size(); ++i) {
+        if (in[i].size() > lim.max_buffer_bytes) {
+            throw limit_error("buffer frame exceeds limits.max_buffer_bytes");
+        }
+    }
+}
+
+/// One allocation holds the four map frames and the zone their parsed objects live in.
+struct received_maps {
+    std::array<zmq::message_t, 4> frames;
+    msgpack::zone zone;
+    explicit received_maps(std::size_t chunk) : zone(chunk) {}
+};
+
+}  // namespace
+
+std::size_t codec::verify(const frames& in) const {
+    const std::size_t delim = find_delimiter(in, impl_->limits);
+    const std::size_t sig = delim + 1;
+    check_sizes(in, sig, impl_->limits);
+    if (!impl_->signer) return delim;
+
+    std::array<bytes_view, 4> parts;
+    for (std::size_t i = 0; i < 4; ++i) parts[i] = view_of(in[sig + 1 + i]);
+    const bytes_view signature = view_of(in[sig]);
+    if (signature.empty()) throw signature_error("unsigned message");
+    if (signature.size() != impl_->signer->hex_size()) {
+        throw signature_error("signature has the wrong length");
+    }
+    unsigned char digest[detail::hmac_signer::max_digest_size];
+    if (!impl_->signer->verify_hex(signature, parts, digest)) {
+        throw signature_error("invalid signature");
+    }
+    if (!impl_->history.insert({digest, impl_->signer->digest_size()})) {
+        throw replay_error("duplicate signature: replayed message");
+    }
+    return delim;
+}
+
+message codec::parse(frames& in, std::size_t delim) const {
+    const std::size_t sig = delim + 1;
+    std::size_t map_bytes = 0;
+    for (std::size_t i = 0; i < 4; ++i) map_bytes += in[sig + 1 + i].size();
+    // The zone's first chunk fits the objects of a typical message; it grows past 64 KiB in
+    // further chunks only as objects are actually parsed. The four map frames move to the
+    // heap once (the maps' strings point into them).
+    auto maps = std::make_shared<received_maps>(
+        std::clamp<std::size_t>(2 * map_bytes, 256, std::size_t{64} << 10));
+    for (std::size_t i = 0; i < 4; ++i) maps->frames[i] = std::move(in[sig + 1 + i]);
+    const auto unpack = [&](std::size_t i, const char* what) {
+        return impl_->packer.unpack_map(view_of(maps->frames[i]), maps->zone, impl_->limits, what);
+    };
+    const msgpack::object h = unpack(0, "header");
+    const msgpack::object p = unpack(1, "parent_header");
+    const msgpack::object metadata = unpack(2, "metadata");
+    const msgpack::object content = unpack(3, "content");
+
+    message m;
+    m.header = detail::header_from_object(h, true, "header");
+    m.parent_header = detail::header_from_object(p, false, "parent_header");
+    msgpack::zone& zone = maps->zone;
+    m.adopt_storage(std::move(maps), zone, metadata, content);
+
+    m.identities.reserve(delim);
+    for (std::size_t i = 0; i < delim; ++i) m.identities.push_back(buffer::take(std::move(in[i])));
+    m.buffers.reserve(in.size() - sig - signed_frame_count);
+    for (std::size_t i = sig + signed_frame_count; i < in.size(); ++i) {
+        m.buffers.push_back(buffer::take(std::move(in[i])));
+    }
+    return m;
+}
+
+message codec::decode(frames&& in) const {
+    const std::size_t delim = verify(in);
+    return parse(in, delim);  // authenticated: only now parse
+}
+
+}  // namespace zsession

@@ -1,0 +1,117 @@
+#include "msgpack_packer.hpp"
+
+#include <cstdint>
+#include <span>
+
+#include "msgpack_reader.hpp"
+#include "packer_common.hpp"
+
+namespace zsession::detail {
+
+namespace {
+
+struct string_writer {
+    std::string& out;
+    void write(const char* p, std::size_t n) { out.append(p, n); }
+};
+
+/// Writes `o` in msgpack's smallest form, as msgpack::pack(o) does, without the generic
+/// visitor (which keeps a heap-allocated stack per call).
+void write_object(msgpack::packer<string_writer>& pk, const msgpack::object& o, std::size_t depth) {
+    namespace type = msgpack::type;
+    switch (o.type) {
+        case type::NIL:
+            pk.pack_nil();
+            return;
+        case type::BOOLEAN:
+            o.via.boolean ? pk.pack_true() : pk.pack_false();
+            return;
+        case type::POSITIVE_INTEGER:
+            pk.pack_uint64(o.via.u64);
+            return;
+        case type::NEGATIVE_INTEGER:
+            pk.pack_int64(o.via.i64);
+            return;
+        case type::FLOAT32:
+            pk.pack_float(static_cast<float>(o.via.f64));
+            return;
+        case type::FLOAT64:
+            pk.pack_double(o.via.f64);
+            return;
+        case type::STR:
+            pk.pack_str(o.via.str.size);
+            pk.pack_str_body(o.via.str.ptr, o.via.str.size);
+            return;
+        case type::BIN:
+            pk.pack_bin(o.via.bin.size);
+            pk.pack_bin_body(o.via.bin.ptr, o.via.bin.size);
+            return;
+        case type::EXT:
+            pk.pack_ext(o.via.ext.size, o.via.ext.type());
+            pk.pack_ext_body(o.via.ext.data(), o.via.ext.size);
+            return;
+        default:
+            break;
+    }
+    if (depth >= max_pack_depth) throw usage_error("content nests deeper than 1024 levels");
+    if (o.type == type::ARRAY) {
+        pk.pack_array(o.via.array.size);
+        for (const auto& item : std::span(o.via.array.ptr, o.via.array.size)) {
+            write_object(pk, item, depth + 1);
+        }
+    } else if (o.type == type::MAP) {
+        pk.pack_map(o.via.map.size);
+        for (const auto& kv : std::span(o.via.map.ptr, o.via.map.size)) {
+            write_object(pk, kv.key, depth + 1);
+            write_object(pk, kv.val, depth + 1);
+        }
+    } else {
+        throw usage_error("cannot pack a msgpack object of type " + std::to_string(o.type));
+    }
+}
+
+}  // namespace
+
+void msgpack_pack_header(const header& h, std::string& out) {
+    string_writer w{out};
+    msgpack::packer<string_writer> pk(w);
+    if (h.empty()) {
+        pk.pack_map(0);
+        return;
+    }
+    pk.pack_map(6);
+    for (const auto& [k, v] : header_fields(h)) {
+        pk.pack_str(static_cast<std::uint32_t>(k.size()));
+        pk.pack_str_body(k.data(), static_cast<std::uint32_t>(k.size()));
+        pk.pack_str(static_cast<std::uint32_t>(v->size()));
+        pk.pack_str_body(v->data(), static_cast<std::uint32_t>(v->size()));
+    }
+}
+
+void msgpack_pack_map(const msgpack::object& obj, std::string& out, const char* what) {
+    string_writer w{out};
+    msgpack::packer<string_writer> pk(w);
+    if (obj.type == msgpack::type::NIL) {
+        pk.pack_map(0);
+    } else if (obj.type == msgpack::type::MAP) {
+        write_object(pk, obj, 0);
+    } else {
+        throw usage_error(std::string(what) + " must be a map");
+    }
+}
+
+msgpack::object msgpack_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
+                                   const char* what) {
+    msgpack::object obj;
+    try {
+        obj = read_msgpack(bytes, zone, lim.max_nesting, lim.max_map_elements);
+    } catch (const limit_error& e) {
+        throw limit_error(std::string(what) + ": " + e.what());
+    } catch (const decode_error& e) {
+        throw decode_error(std::string(what) + ": " + e.what());
+    }
+    if (obj.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
+    return obj;
+}
+
+}  // namespace zsession::detail
