@@ -129,7 +129,7 @@ int run_child(const std::string& design, const std::string& transport, std::size
     const std::byte* data = payload->data();
 
     zmq::context_t ctx;
-    zsession::loopback_pair pair(ctx, transport, 2);
+    zsession::detail::loopback_pair pair(ctx, transport, 2);
     const bool chunked = design.rfind("chunk", 0) == 0;
     const bool use_session = design == "session" || design == "session_malloc";
     const zsession::session s = bench::make_session(zsession::default_copy_threshold);
@@ -211,10 +211,11 @@ int run_child(const std::string& design, const std::string& transport, std::size
         return true;
     };
     // Warm-up: connection, allocator, pool.
-    zsession::measure_stream(pair, std::chrono::nanoseconds(0), 2, 2, send_one, send_end, recv_one);
+    zsession::detail::measure_stream(pair, std::chrono::nanoseconds(0), 2, 2, send_one, send_end,
+                                     recv_one);
     const long f0 = minflt();
-    const auto r = zsession::measure_stream(pair, std::chrono::hours(1), messages, messages,
-                                            send_one, send_end, recv_one);
+    const auto r = zsession::detail::measure_stream(pair, std::chrono::hours(1), messages, messages,
+                                                    send_one, send_end, recv_one);
     const long f1 = minflt();
     std::printf("%.6f %.1f\n", r.msgs_per_s() * double(bytes) / 1e9,
                 double(f1 - f0) / double(messages));
