@@ -2,6 +2,7 @@
 // hand the frames over through a queue and an inproc wake-up pipe.
 #include "zsession/ipp/client.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -52,8 +53,9 @@ struct request_state {
 
     // I/O thread only.
     client::completion how = client::completion::reply;
-    std::string target_uuid;        // engine the request was sent to (mux, control, broadcast)
-    std::vector<std::string> keys;  // msg_ids this state is registered under
+    std::string target_uuid;  // engine the request was sent to (mux, control, broadcast)
+    std::vector<std::string> coalesced_uuids;  // a coalescing broadcast's engines
+    std::vector<std::string> keys;             // msg_ids this state is registered under
     int idle_needed = 1;
     int idle_seen = 0;
     bool replied = false;
@@ -516,7 +518,10 @@ struct client::impl {
     void fail_engine(const engine_info& e) {
         std::vector<std::shared_ptr<detail::request_state>> dead;
         for (const auto& [key, st] : pending) {
-            if (st->target_uuid == e.uuid && !st->replied) dead.push_back(st);
+            const auto& co = st->coalesced_uuids;
+            const bool sent_there =
+                st->target_uuid == e.uuid || std::find(co.begin(), co.end(), e.uuid) != co.end();
+            if (sent_there && !st->replied) dead.push_back(st);
         }
         for (const auto& st : dead) {
             if (st->done) continue;
@@ -658,7 +663,10 @@ std::vector<future> client::broadcast(const std::string& code, const std::vector
         // suffixed id (its iopub outputs); complete when every engine went idle.
         auto st = impl_->new_state(id, completion::reply);
         st->idle_needed = static_cast<int>(targets.size());
-        for (const auto& e : targets) st->keys.push_back(id + "_" + e.uuid);
+        for (const auto& e : targets) {
+            st->keys.push_back(id + "_" + e.uuid);
+            st->coalesced_uuids.push_back(e.uuid);
+        }
         out.emplace_back(st);
         impl_->enqueue(s_bcast, m, {std::move(st)});
         return out;
