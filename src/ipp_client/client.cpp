@@ -343,12 +343,17 @@ struct client::impl {
             auto r = sess.try_recv(socks[i], zmq::recv_flags::dontwait);
             if (r.would_block()) return;
             if (!r.msg) continue;  // a bad message was consumed and dropped
-            if (i == s_iopub) {
-                on_iopub(*r.msg);
-            } else if (i == s_notif) {
-                on_notification(*r.msg);
-            } else if (i != s_query) {
-                on_reply(*r.msg);
+            try {
+                if (i == s_iopub) {
+                    on_iopub(*r.msg);
+                } else if (i == s_notif) {
+                    on_notification(*r.msg);
+                } else if (i != s_query) {
+                    on_reply(*r.msg);
+                }
+            } catch (const std::exception&) {
+                // A signed message of an unexpected shape (a value out of range, ...): dropped
+                // like a bad one; the I/O thread must outlive any peer's mistake.
             }
         }
     }
@@ -442,6 +447,16 @@ struct client::impl {
             }
             return;
         }
+        if (type == "comm_close" && st->how == completion::comm_reply) {
+            // ipykernel closes a comm it could not open (no such target registered).
+            fill_error(st->res, "CommClosed",
+                       "the engine closed the comm: is the target registered "
+                       "(array_client::install)?");
+            st->res.engine_uuid = st->target_uuid;
+            st->res.engine_id = engine_id_of(st->target_uuid);
+            finish(st, false);
+            return;
+        }
         if (type != "stream" && type != "execute_result" && type != "display_data" &&
             type != "error" && type != "comm_msg") {
             return;
@@ -509,7 +524,13 @@ struct client::impl {
         }
         eng_cv.notify_all();
         // The callback first: whoever waits on a failed request then sees the event too.
-        if (cb) cb(ev);
+        if (cb) {
+            try {
+                cb(ev);
+            } catch (...) {
+                // The callback's contract is not to throw; the I/O thread survives it anyway.
+            }
+        }
         if (ev.what == engine_event::kind::unregistered) fail_engine(ev.engine);
     }
 

@@ -279,7 +279,11 @@ array_reply array_client::request_via_controller(int engine_id, const array_requ
     auto f =
         client_.send(client::channel::mux, engine_id, std::move(m), client::completion::comm_reply);
     const result& r = f.get(timeout);
-    if (r.msg_type != "comm_msg") {  // the client failed it (engine death, closed client)
+    if (r.ename == "CommClosed") {  // not opened on the engine: the next request reopens
+        std::lock_guard lock(mu_);
+        comm_ids_.erase(engine->uuid);
+    }
+    if (r.msg_type != "comm_msg") {  // failed: engine death, comm closed, client closed
         return array_reply{
             .status = r.status.empty() ? "error" : r.status, .ename = r.ename, .evalue = r.evalue};
     }

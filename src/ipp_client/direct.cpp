@@ -88,7 +88,12 @@ struct direct_server::impl {
             if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
             auto r = sess.try_recv(sock, zmq::recv_flags::dontwait);
             if (!r.msg) continue;  // would block, or a bad message (wrong key) dropped
-            answer(*r.msg);
+            try {
+                answer(*r.msg);
+            } catch (const std::exception&) {
+                // A reply that cannot be sent (a peer gone): this request is lost, the
+                // server goes on.
+            }
         }
     }
 

@@ -174,6 +174,16 @@ TEST_CASE("abort through control") {
     CHECK(q.stream_text().empty());
 }
 
+TEST_CASE("an array request before the helper is installed fails clearly") {
+    auto& c = shared_client();
+    array_client fresh(c);
+    const int id = engine_ids().front();  // no helper yet: no comm target on the engine
+    const auto a = make_array(16);
+    auto r = fresh.request_via_controller(id, {.op = "echo", .array = a.view()}, 30s);
+    CHECK_FALSE(r.ok());
+    CHECK(r.ename == "CommClosed");
+}
+
 TEST_CASE("arrays through the comm: 8 B, 8 MiB and 256 MiB both ways, bytes checked") {
     auto& arrays = shared_arrays();
     const int id = engine_ids().front();
