@@ -55,7 +55,15 @@ def stop(procs):
             p.wait()
 
 
+def _exit_on_signal(signum, _frame):
+    # meson stops a timed-out test with SIGTERM: turn it into SystemExit so `finally` runs
+    # and every process started here is stopped by its pid.
+    raise SystemExit(128 + signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     ap = argparse.ArgumentParser()
     ap.add_argument("--engines", type=int, default=2)
     ap.add_argument("--ipcontroller-arg", action="append", default=[])
