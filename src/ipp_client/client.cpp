@@ -235,6 +235,46 @@ struct client::impl {
         wake_tx = zmq::socket_t(ctx, zmq::socket_type::pair);
         wake_tx.connect(wake_url);
         query_engines();
+        warm_up_iopub();
+    }
+
+    /// Waits until the iopub subscription is live (a SUB's subscription reaches the hub's
+    /// PUB some time after connect: outputs published before that are lost, the "slow
+    /// joiner"). Sends kernel_info_request to an engine until an iopub message answering it
+    /// arrives, within client_options::iopub_warmup. No engines: nothing to wait for (by
+    /// the time one registers the subscription is long live).
+    void warm_up_iopub() {
+        std::string uuid;
+        {
+            std::lock_guard lock(eng_mu);
+            if (engines.empty() || opts.iopub_warmup.count() <= 0) return;
+            uuid = engines.begin()->second.uuid;
+        }
+        const auto deadline = clock::now() + opts.iopub_warmup;
+        std::array<zmq::pollitem_t, 2> items{
+            zmq::pollitem_t{socks[s_iopub].handle(), 0, ZMQ_POLLIN, 0},
+            zmq::pollitem_t{socks[s_mux].handle(), 0, ZMQ_POLLIN, 0}};
+        std::vector<std::string> sent;
+        while (clock::now() < deadline) {
+            auto m = sess.make_message("kernel_info_request");
+            m.identities = {buffer::copy_of(bytes_view(uuid))};
+            sent.push_back(m.header.msg_id);
+            sess.send(socks[s_mux], m);
+            const auto attempt_end =
+                std::min(deadline, clock::now() + std::chrono::milliseconds(250));
+            while (clock::now() < attempt_end) {
+                zmq::poll(items.data(), items.size(), std::chrono::milliseconds(25));
+                if (items[1].revents & ZMQ_POLLIN) {
+                    (void)sess.try_recv(socks[s_mux], zmq::recv_flags::dontwait);  // the reply
+                }
+                if (!(items[0].revents & ZMQ_POLLIN)) continue;
+                auto r = sess.try_recv(socks[s_iopub], zmq::recv_flags::dontwait);
+                if (r.msg && std::find(sent.begin(), sent.end(), r.msg->parent_header.msg_id) !=
+                                 sent.end()) {
+                    return;  // live; replies still in flight are dropped by the I/O thread
+                }
+            }
+        }
     }
 
     /// connection_request on the query socket, before the I/O thread starts.

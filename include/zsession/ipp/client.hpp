@@ -163,6 +163,10 @@ struct client_options {
     /// After a reply, how long to wait for the engine's iopub `idle` before completing the
     /// result anyway (result::outputs_complete == false).
     std::chrono::milliseconds output_grace{2000};
+    /// At connection, how long to wait for the iopub subscription to become live (a
+    /// kernel_info_request to one engine until its iopub status arrives), so that the first
+    /// requests' outputs are not lost to the "slow joiner". 0 skips it.
+    std::chrono::milliseconds iopub_warmup{3000};
     std::string username = "zsession";
     /// Buffers below this are copied into frames, others sent zero-copy.
     std::size_t copy_threshold = default_copy_threshold;
