@@ -1,0 +1,249 @@
+// zsession/ipp/client.hpp - a C++ client of an ipyparallel cluster: connects from the client
+// connection file, tracks engines, runs code on chosen, load-balanced or all engines, and
+// returns a future per request that gathers the reply and the engine's iopub outputs.
+//
+// Protocol: docs/IPYPARALLEL-CLIENT.md (and IPYPARALLEL.md section 2). The client speaks the
+// JSON packer, as ipyparallel does by default.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "zsession/buffer.hpp"
+#include "zsession/message.hpp"
+#include "zsession/session.hpp"
+
+namespace zsession::ipp {
+
+// -- connection file ------------------------------------------------------------------------
+
+/// The fields of `ipcontroller-client.json` the client uses.
+struct client_connection_info {
+    std::string interface = "tcp://127.0.0.1";  ///< "tcp://<ip>", ports appended by url()
+    std::string key;                            ///< HMAC key; empty = unsigned
+    std::string signature_scheme = "hmac-sha256";
+    std::string pack = "json";  ///< only "json" is supported (ipyparallel's default)
+    std::string task_scheme;    ///< "leastload", ...
+    std::string location;
+    std::string curve_serverkey;  ///< non-empty: CurveZMQ, which this client refuses
+    int registration = 0, control = 0, mux = 0, task = 0, iopub = 0, notification = 0,
+        broadcast = 0;
+
+    /// "<interface>:<port>".
+    std::string url(int port) const;
+
+    /// Parses a client connection file. Throws usage_error when it cannot be read or lacks a
+    /// port, decode_error when it is not JSON.
+    static client_connection_info from_file(const std::string& path);
+    /// `<profile_dir>/security/ipcontroller[-<cluster_id>]-client.json`.
+    static std::string file_in_profile(const std::string& profile_dir,
+                                       const std::string& cluster_id = "");
+    /// Reads the file of a profile, waiting up to `wait` for the controller to write it.
+    static client_connection_info from_profile(
+        const std::string& profile_dir, const std::string& cluster_id = "",
+        std::chrono::milliseconds wait = std::chrono::milliseconds{0});
+};
+
+// -- errors -----------------------------------------------------------------------------------
+
+/// Base of the client's errors (not a zsession::error: no peer sent bad bytes).
+class client_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+/// A wait ran out: no reply (a dead engine, a wrong key: the controller drops messages whose
+/// signature fails, so a refused client sees exactly this).
+class timeout_error : public client_error {
+  public:
+    using client_error::client_error;
+};
+/// The engine (or the scheduler, or this client on an engine's death) answered with an error.
+class remote_error : public client_error {
+  public:
+    remote_error(std::string ename, std::string evalue, std::vector<std::string> traceback,
+                 std::string engine_uuid);
+    std::string ename, evalue;
+    std::vector<std::string> traceback;
+    std::string engine_uuid;
+};
+
+// -- results --------------------------------------------------------------------------------
+
+/// One iopub message published for a request.
+struct output {
+    std::string msg_type;     ///< "stream", "execute_result", "display_data", "error", "comm_msg"
+    std::string engine_uuid;  ///< from metadata.engine, else empty
+    std::string name;         ///< stream name ("stdout", "stderr"); empty otherwise
+    /// stream: the text; execute_result/display_data: data["text/plain"];
+    /// error: "ename: evalue".
+    std::string text;
+    std::string content_json;     ///< the whole content as JSON text
+    std::vector<buffer> buffers;  ///< views of the received frames (comm_msg data)
+};
+
+/// Everything gathered for one request.
+struct result {
+    std::string msg_id;       ///< the request's msg_id (broadcast: "<id>_<engine uuid>")
+    std::string msg_type;     ///< reply type ("execute_reply", ...), "" when failed locally
+    std::string engine_uuid;  ///< engine that answered (task: the one the scheduler chose)
+    int engine_id = -1;
+    std::string status;  ///< "ok", "error", "aborted"
+    std::string ename, evalue;
+    std::vector<std::string> traceback;
+    int execution_count = 0;
+    std::string content_json;     ///< reply content as JSON text
+    std::string metadata_json;    ///< reply metadata as JSON text
+    std::vector<buffer> buffers;  ///< reply buffers (views)
+    std::vector<output> outputs;  ///< iopub outputs, in arrival order
+    /// True when the iopub `idle` status arrived (all outputs are in); false when the
+    /// result was completed after client_options::output_grace without it.
+    bool outputs_complete = false;
+
+    bool ok() const noexcept { return status == "ok"; }
+    /// Concatenated text of the stream outputs named `stream` ("stdout" or "stderr").
+    std::string stream_text(std::string_view stream = "stdout") const;
+    /// Throws remote_error unless ok().
+    void raise_if_error() const;
+};
+
+namespace detail {
+struct request_state;
+}
+
+/// The client's handle on one request. Copyable; all copies share the state. Thread-safe.
+class future {
+  public:
+    future() = default;
+    explicit future(std::shared_ptr<detail::request_state> state) : state_(std::move(state)) {}
+
+    const std::string& msg_id() const;
+    bool valid() const noexcept { return static_cast<bool>(state_); }
+    bool ready() const;
+    /// Waits up to `timeout`; true when the result is complete.
+    bool wait_for(std::chrono::milliseconds timeout) const;
+    /// The result once complete. Throws timeout_error when it is not complete within
+    /// `timeout`. A remote error is returned as a result with !ok(), not thrown.
+    /// The reference lives as long as this future (or a copy of it).
+    const result& get(std::chrono::milliseconds timeout) const&;
+    /// On a temporary future (`c.execute(...).get(t)`): the result by value, since the
+    /// state may die with the temporary.
+    result get(std::chrono::milliseconds timeout) &&;
+
+  private:
+    std::shared_ptr<detail::request_state> state_;
+};
+
+// -- the client -----------------------------------------------------------------------------
+
+/// An engine of the cluster.
+struct engine_info {
+    int id = -1;
+    std::string uuid;
+    friend bool operator==(const engine_info&, const engine_info&) = default;
+};
+
+/// A change in the engine set, from the notification channel.
+struct engine_event {
+    enum class kind { registered, unregistered, hub_shutdown } what;
+    engine_info engine;  ///< empty for hub_shutdown
+};
+
+struct client_options {
+    /// How long the constructor waits for the hub's connection_reply. A wrong key gets no
+    /// reply at all (the hub drops unsigned-correctly messages), so this is the refusal.
+    std::chrono::milliseconds connect_timeout{5000};
+    /// After a reply, how long to wait for the engine's iopub `idle` before completing the
+    /// result anyway (result::outputs_complete == false).
+    std::chrono::milliseconds output_grace{2000};
+    /// At connection, how long to wait for the iopub subscription to become live (a
+    /// kernel_info_request to one engine until its iopub status arrives), so that the first
+    /// requests' outputs are not lost to the "slow joiner". 0 skips it.
+    std::chrono::milliseconds iopub_warmup{3000};
+    std::string username = "zsession";
+    /// Buffers below this are copied into frames, others sent zero-copy.
+    std::size_t copy_threshold = default_copy_threshold;
+};
+
+/// Load-balanced request options: the task scheduler's metadata.
+struct task_options {
+    std::vector<int> targets;         ///< engine ids allowed; empty = any
+    std::vector<std::string> after;   ///< msg_ids that must finish first (time dependency)
+    std::vector<std::string> follow;  ///< msg_ids whose engine must run this one
+    double timeout = 0;               ///< seconds until the scheduler fails it; 0 = none
+    int retries = 0;                  ///< resubmissions after a failure (or engine death)
+};
+
+/// A client of one cluster. Owns a background I/O thread that owns every socket; the public
+/// member functions may be called from any thread. Requests are encoded on the calling
+/// thread (buffers sent zero-copy by the I/O thread) and matched to replies and iopub
+/// messages by msg_id.
+class client {
+  public:
+    /// Connects and asks the hub for its engines (connection_request). Throws timeout_error
+    /// when the hub does not answer within options.connect_timeout (wrong key, no hub),
+    /// usage_error for an unsupported connection file (CurveZMQ, a non-JSON packer).
+    explicit client(client_connection_info info, client_options options = {});
+    /// Stops the I/O thread; requests still pending complete with status "error",
+    /// ename "ClientClosed".
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    const client_connection_info& connection() const noexcept;
+    const zsession::session& session() const noexcept;
+
+    /// The engines registered now, by id.
+    std::vector<engine_info> engines() const;
+    std::optional<engine_info> engine(int id) const;
+    /// Waits until at least `n` engines are registered. True on success.
+    bool wait_for_engines(std::size_t n, std::chrono::milliseconds timeout) const;
+    /// Called on the I/O thread for every engine event (keep it short; do not call back
+    /// into blocking client functions from it).
+    void on_engine_event(std::function<void(const engine_event&)> callback);
+
+    /// execute_request on one engine through the mux. Throws usage_error for an unknown id.
+    future execute(int engine_id, const std::string& code, bool silent = false);
+    /// One mux request per engine; empty ids = all engines.
+    std::vector<future> execute(const std::vector<int>& engine_ids, const std::string& code,
+                                bool silent = false);
+    /// execute_request through the task scheduler (load-balanced).
+    future execute_balanced(const std::string& code, const task_options& options = {});
+    /// execute_request through the broadcast scheduler to `engine_ids` (empty = all). Not
+    /// coalescing: one future per engine. Coalescing: one future, completed by the single
+    /// coalesced reply (the scheduler keeps one engine's content and every engine's
+    /// buffers), with the outputs of all engines.
+    std::vector<future> broadcast(const std::string& code, const std::vector<int>& engine_ids = {},
+                                  bool coalescing = false);
+
+    /// abort_request on an engine's control channel: the listed queued msg_ids (all queued
+    /// when empty) are answered "aborted".
+    future abort(int engine_id, const std::vector<std::string>& msg_ids = {});
+    /// shutdown_request on an engine's control channel.
+    future shutdown(int engine_id);
+
+    /// Which socket a raw request goes through.
+    enum class channel { mux, task, control };
+    /// How a raw request completes.
+    enum class completion {
+        reply,       ///< on the shell/control reply (+ iopub idle within output_grace)
+        comm_reply,  ///< on the first iopub comm_msg whose parent is the request
+    };
+    /// Sends a message made with session().make_message (any type, any buffers) to an
+    /// engine (mux, control) or to the scheduler (task: engine_id ignored, -1) and returns
+    /// its future. The building block of the array helpers.
+    future send(channel ch, int engine_id, message&& m, completion c = completion::reply);
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace zsession::ipp
