@@ -13,3 +13,4 @@
 #include "zsession/placeholder.hpp"
 #include "zsession/registry.hpp"
 #include "zsession/session.hpp"
+#include "zsession/table.hpp"
