@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev rapidjson-dev libsimdjson-dev
   python3-zmq python3-jupyter-client python3-jupyter-kernel-test python3-numpy
   python3-msgpack python3-matplotlib python3-lz4
+  libzstd-dev libblosc-dev libdlpack-dev libeigen3-dev libxtensor-dev python3-pandas  # issue 14
 )
 
 missing=()

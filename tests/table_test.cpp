@@ -262,3 +262,15 @@ TEST_CASE("UTF-8 validation follows the standard") {
     CHECK_FALSE(detail::valid_utf8("abc\xe2\x9c"));       // truncated
     CHECK_FALSE(detail::valid_utf8("\xff"));
 }
+
+TEST_CASE("non-native byte order is kept, not swapped (as ndarray does)") {
+    std::string be(16, '\0');
+    be[7] = 1;   // big-endian 1
+    be[15] = 2;  // big-endian 2
+    const table t = resolve_hostile({2, {{"x", ">i8", false}, {"t", ">M8[s]", false}}},
+                                    {buffer::take(std::string(be)), buffer::take(std::string(be))});
+    CHECK(t.column("x").type.str() == ">i8");
+    CHECK(t.column("t").type.str() == ">M8[s]");
+    CHECK_FALSE(t.column("x").array().holds<std::int64_t>());
+    CHECK(t.column("x").array().bytes().view() == bytes_view(be));
+}
