@@ -202,3 +202,25 @@ TEST_CASE("a placeholder lying about a zstd/blosc buffer is rejected by the reso
         CHECK_THROWS_AS(r2.resolve<std::vector<double>>(q), limit_error);
     }
 }
+
+TEST_CASE("random corruption of zstd and blosc buffers never crashes and never lies") {
+    const auto v = smooth(4096);
+    const bytes_view in(v.data(), v.size() * sizeof(double));
+    std::mt19937_64 rng(7);
+    for (compression c : {compression::zstd, compression::blosc}) {
+        CAPTURE(to_string(c));
+        const std::string good(compress(c, in, 8).as_string_view());
+        for (int round = 0; round < 3000; ++round) {
+            std::string bad = good;
+            const int flips = 1 + static_cast<int>(rng() % 4);
+            for (int k = 0; k < flips; ++k) bad[rng() % bad.size()] = static_cast<char>(rng());
+            if (rng() % 8 == 0) bad.resize(rng() % bad.size());
+            const std::size_t declared = rng() % 4 == 0 ? rng() % (2 * in.size()) : in.size();
+            try {
+                const buffer out = decompress(c, buffer::take(std::move(bad)), declared, no_limit);
+                REQUIRE(out.size() == declared);
+            } catch (const compression_error&) {
+            }
+        }
+    }
+}
