@@ -307,7 +307,8 @@ compressed_buffer compress_buffer(buffer in, const compression_options& opts,
     }
     if (in.size() < opts.min_size) return {compression::none, std::move(in)};
     const double bw = opts.link_bandwidth;
-    const bool link = opts.policy == compression_policy::link_aware;
+    // link_aware always applies the time rule; automatic too once a bandwidth is configured.
+    const bool link = opts.policy == compression_policy::link_aware || bw != 0;
     if (link && (!(bw > 0) || std::isinf(bw))) return {compression::none, std::move(in)};
     const sample_result s = try_sample(in, opts, element_size, link);
     if (s.ratio > opts.max_ratio) return {compression::none, std::move(in)};

@@ -150,6 +150,17 @@ TEST_CASE("policies: always, automatic and link_aware with each codec") {
     CHECK(compress_buffer(rnd, o, 8).codec == compression::none);  // ...never on noise
     o.min_size = in.size() + 1;
     CHECK(compress_buffer(in, o, 8).codec == compression::none);
+
+    // automatic follows the time rule once a bandwidth is configured.
+    o = compression_options{};
+    o.codec = compression::blosc;
+    o.policy = compression_policy::automatic;
+    o.link_bandwidth = std::numeric_limits<double>::infinity();
+    CHECK(compress_buffer(in, o, 8).codec == compression::none);
+    o.link_bandwidth = 1e12;
+    CHECK(compress_buffer(in, o, 8).codec == compression::none);
+    o.link_bandwidth = 10e6;
+    CHECK(compress_buffer(in, o, 8).codec == compression::blosc);
 }
 
 TEST_CASE("loopback endpoints have infinite bandwidth") {

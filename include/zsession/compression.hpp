@@ -25,9 +25,11 @@ compression compression_from_string(std::string_view name);
 
 /// When buffers are compressed on offload.
 enum class compression_policy {
-    off,        ///< never (the default: most array payloads are incompressible floats)
-    always,     ///< every buffer lz4 can take, even when it does not shrink
-    automatic,  ///< Dask's maybe_compress: try a sample, keep the result only where it pays
+    off,     ///< never (the default: most array payloads are incompressible floats)
+    always,  ///< every buffer lz4 can take, even when it does not shrink
+    /// Dask's maybe_compress: try a sample, keep the result only where it pays. With a
+    /// link_bandwidth configured (not 0) it also applies link_aware's time rule.
+    automatic,
     /// Only where it beats the link: compressed size / link_bandwidth + compression and
     /// decompression time (measured on a sample) < raw size / link_bandwidth. Never on an
     /// unknown link (link_bandwidth 0) or loopback (infinity; see link_bandwidth_for).
@@ -50,7 +52,8 @@ struct compression_options {
     compression codec = compression::lz4;
     /// zstd level for "zstd" and "blosc" (1: fastest; zstd's levels go to 19 and beyond).
     int zstd_level = 1;
-    /// link_aware: bytes per second the link carries; 0 means unknown (never compress).
+    /// Bytes per second the link carries. 0: unknown (link_aware never compresses; automatic
+    /// uses the ratio rule alone, as before). Infinity: loopback (never compresses).
     double link_bandwidth = 0;
 };
 
