@@ -47,6 +47,20 @@ def _lz4():
     return lz4.block
 
 
+def _decompress(compression, buf, size):
+    """Decoded bytes of one lz4 block, zstd frame (python3-zstandard) or Blosc chunk
+    (python3-blosc); zstd and blosc are imported on first use."""
+    if compression == "lz4":
+        return _lz4().decompress(bytes(buf), uncompressed_size=size)
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompress(bytes(buf), max_output_size=size)
+    import blosc
+
+    return blosc.decompress(bytes(buf))
+
+
 def _raw(value):
     """(handler, header, one contiguous byte view) for a supported value."""
     if isinstance(value, np.ndarray):
@@ -158,12 +172,12 @@ class Resolver:
             if memoryview(buf).nbytes != size:
                 raise PlaceholderError("buffer size does not match the placeholder")
             return buf
-        if compression != "lz4":
+        if compression not in ("lz4", "zstd", "blosc"):
             raise CompressionError(f"unknown compression {compression!r}")
         if size > self.max_decompressed:
             raise PlaceholderError("declared size exceeds max_decompressed")
         try:
-            data = _lz4().decompress(bytes(buf), uncompressed_size=size)
+            data = _decompress(compression, buf, size)
         except Exception as e:  # lz4.block.LZ4BlockError
             raise CompressionError(str(e)) from e
         if len(data) != size:

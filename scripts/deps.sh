@@ -10,6 +10,7 @@ packages=(
   python3-zmq python3-jupyter-client python3-jupyter-kernel-test python3-numpy
   python3-msgpack python3-matplotlib python3-lz4
   python3-ipyparallel
+  libzstd-dev libblosc-dev libdlpack-dev libeigen3-dev libxtensor-dev python3-pandas  # issue 14
 )
 
 missing=()

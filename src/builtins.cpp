@@ -2,7 +2,9 @@
 // type; this file is where a new built-in type is added.
 #include "zsession/registry.hpp"
 
+#include "zsession/dlpack.hpp"
 #include "zsession/ndarray.hpp"
+#include "zsession/table.hpp"
 
 namespace zsession {
 
@@ -22,6 +24,8 @@ registry registry::builtins() {
     add_vectors<bool, char, signed char, unsigned char, short, unsigned short, int, unsigned, long,
                 unsigned long, long long, unsigned long long, float, double>(r);
     if constexpr (sizeof(long double) == 16) add_vectors<long double>(r);
+    register_table_handlers(r);
+    register_dlpack_handlers(r);
     return r;
 }
 

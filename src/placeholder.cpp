@@ -126,16 +126,18 @@ std::vector<const msgpack::object*> find_placeholders(const msgpack::object& roo
 namespace detail {
 
 placeholder append_buffers(message& m, std::string wire_name, std::vector<buffer> bufs,
-                           const compression_options& opts) {
+                           const compression_options& opts,
+                           std::span<const std::size_t> element_sizes) {
     placeholder p;
     p.handler = std::move(wire_name);
     p.first = m.buffers.size();
     p.count = bufs.size();
-    for (auto& b : bufs) {
-        p.sizes.push_back(b.size());
-        std::optional<buffer> packed = maybe_compress(b, opts);
-        p.compression.push_back(packed ? compression::lz4 : compression::none);
-        m.buffers.push_back(packed ? std::move(*packed) : std::move(b));
+    for (std::size_t i = 0; i < bufs.size(); ++i) {
+        p.sizes.push_back(bufs[i].size());
+        const std::size_t es = i < element_sizes.size() ? element_sizes[i] : 1;
+        compressed_buffer packed = compress_buffer(std::move(bufs[i]), opts, es);
+        p.compression.push_back(packed.codec);
+        m.buffers.push_back(std::move(packed.bytes));
     }
     return p;
 }
@@ -186,15 +188,12 @@ std::vector<buffer> resolver::claim(const placeholder& p) {
     out.reserve(p.count);
     for (std::uint64_t k = 0; k < p.count; ++k) {
         const buffer& b = buffers_[p.first + k];
-        if (p.compression[k] == compression::lz4) {
-            out.push_back(lz4_decompress(b, p.sizes[k], limits_.max_decompressed_bytes));
-        } else if (b.size() != p.sizes[k]) {
+        if (p.compression[k] == compression::none && b.size() != p.sizes[k]) {
             throw decode_error("buffer " + std::to_string(p.first + k) + " has " +
                                std::to_string(b.size()) + " bytes, placeholder declares " +
                                std::to_string(p.sizes[k]));
-        } else {
-            out.push_back(b);
         }
+        out.push_back(decompress(p.compression[k], b, p.sizes[k], limits_.max_decompressed_bytes));
     }
     for (std::uint64_t i = p.first; i < p.first + p.count; ++i) claimed_[i] = true;
     return out;

@@ -71,7 +71,7 @@ TEST_CASE("wire names of the compressions") {
     CHECK(to_string(compression::none) == "none");
     CHECK(to_string(compression::lz4) == "lz4");
     CHECK(compression_from_string("lz4") == compression::lz4);
-    CHECK_THROWS_AS(compression_from_string("zstd"), compression_error);
+    CHECK_THROWS_AS(compression_from_string("gzip"), compression_error);
 }
 
 TEST_CASE("policy off never compresses; always compresses even when it does not pay") {

@@ -2,6 +2,7 @@
 // and those files decode back to the same values.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -78,4 +79,23 @@ TEST_CASE("a tampered vector is rejected") {
     frames f = golden::deserialize(read_vector("arrays"));
     static_cast<char*>(f[5].data())[3] ^= 1;  // a byte of the content map
     CHECK_THROWS_AS(golden::make_session().decode(std::move(f)), signature_error);
+}
+
+TEST_CASE("the tables vector decodes back to its table and tensor") {
+    const session s = golden::make_session();
+    message m = s.decode(golden::deserialize(read_vector("tables")));
+    CHECK(m.header == golden::fixed_header("golden_tables", 5));
+    const auto c = m.content_as<golden::tables_content>();
+    resolver r(s, m);
+    const table t = r.resolve<table>(c.table);
+    REQUIRE(t.rows() == 3);
+    REQUIRE(t.columns().size() == 5);
+    CHECK(t.column("when").type.str() == "<M8[ns]");
+    CHECK_FALSE(t.column("qty").is_valid(1));
+    CHECK(t.column("name").string_at(2) == "\xc3\xbc");
+    const dlpack_tensor tensor = r.resolve<dlpack_tensor>(c.tensor);
+    std::int32_t last = 0;
+    std::memcpy(&last, tensor.view().data() + 12, 4);
+    CHECK(last == 4);
+    CHECK(r.claimed() == m.buffers.size());
 }

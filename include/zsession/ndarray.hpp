@@ -246,6 +246,10 @@ struct handler<ndarray_view> {
     /// Throws decode_error for a bad dtype or order, or a buffer of the wrong size.
     static ndarray_view decode(const ndarray_header& h, std::span<const buffer> in);
     static std::size_t nbytes(const ndarray_view& v) { return v.nbytes(); }
+    /// {itemsize}: what the blosc codec shuffles by. Throws decode_error for a bad dtype.
+    static std::vector<std::size_t> element_sizes(const ndarray_header& h) {
+        return {dtype::parse(h.dtype).itemsize};
+    }
 };
 
 /// The owning array travels as "ndarray"; decoding copies (aligned).

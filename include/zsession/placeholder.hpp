@@ -63,11 +63,24 @@ std::vector<const msgpack::object*> find_placeholders(const msgpack::object& roo
 
 namespace detail {
 
-/// Appends `bufs` to m.buffers, each compressed where `opts` says, and returns a
-/// placeholder naming them (header not set). Throws std::bad_alloc, or usage_error when
-/// lz4 itself fails on a buffer the policy compresses (lz4_compress).
+/// Appends `bufs` to m.buffers, each compressed where `opts` says (element_sizes[i]: the
+/// element size of buffer i, for shuffling codecs; 1 when absent), and returns a placeholder
+/// naming them (header not set). Throws std::bad_alloc, or usage_error when
+/// a codec itself fails on a buffer the policy compresses.
 placeholder append_buffers(message& m, std::string wire_name, std::vector<buffer> bufs,
-                           const compression_options& opts);
+                           const compression_options& opts,
+                           std::span<const std::size_t> element_sizes = {});
+
+/// Element size of each buffer a wire handler wrote: handler<W>::element_sizes(header) when
+/// the handler has it (optional; used by the blosc codec's byte shuffle), else empty (1).
+template <class W, class H>
+std::vector<std::size_t> element_sizes_of(const H& header) {
+    if constexpr (requires { handler<W>::element_sizes(header); }) {
+        return handler<W>::element_sizes(header);
+    } else {
+        return {};
+    }
+}
 
 /// Payload bytes of a value, for the inline threshold: the handler's nbytes when it has
 /// one, sizeof for arithmetic types, otherwise "large" (always offload when it can).
@@ -100,7 +113,10 @@ template <handled T>
             return handler<W>::encode(std::move(value), bufs);
         }
     }();
-    placeholder p = detail::append_buffers(m, entry.wire_name, std::move(bufs), opts.compression);
+    placeholder p = detail::append_buffers(m, entry.wire_name, std::move(bufs), opts.compression,
+                                           opts.compression.policy == compression_policy::off
+                                               ? std::vector<std::size_t>{}
+                                               : detail::element_sizes_of<W>(header));
     p.header = msgpack::object(header, *p.zone);
     return p;
 }

@@ -21,3 +21,4 @@
 #include "zsession/registry.hpp"
 #include "zsession/session.hpp"
 #include "zsession/socket_limits.hpp"
+#include "zsession/table.hpp"

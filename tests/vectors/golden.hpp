@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "zsession/dlpack.hpp"
 #include "zsession/zsession.hpp"
 
 namespace golden {
@@ -76,6 +77,40 @@ inline zsession::message arrays_message() {
     return m;
 }
 
+/// Content of the "tables" vector: a table of every column kind and a tensor.
+struct tables_content {
+    zsession::placeholder table;   ///< 3 rows: price <f8, qty <i8 (row 1 missing), ok |b1,
+                                   ///< when <M8[ns], name utf8 ("a", missing, "ü")
+    zsession::placeholder tensor;  ///< <i4 [2, 2] C: 1 2 3 4, device [1, 0]
+    MSGPACK_DEFINE_MAP(table, tensor)
+};
+
+inline zsession::table golden_table() {
+    using zsession::table_column;
+    zsession::table t(3);
+    t.add(table_column::from_vector<double>("price", {1.25, 2.5, 3.75}));
+    t.add(table_column::from_vector<std::int64_t>("qty", {1, 0, 3})
+              .with_validity(table_column::bitmap_from({true, false, true})));
+    t.add(table_column::from_vector<bool>("ok", {true, false, true}));
+    t.add(table_column::from_times("when", {0, 1'000'000'000, 2'000'000'000}, "ns"));
+    const std::vector<std::string> names = {"a", "", "\xc3\xbc"};
+    t.add(table_column::from_strings("name", names)
+              .with_validity(table_column::bitmap_from({true, false, true})));
+    return t;
+}
+
+inline zsession::message tables_message() {
+    zsession::registry reg = zsession::registry::builtins();
+    zsession::message m;
+    m.header = fixed_header("golden_tables", 5);
+    const zsession::ndarray a =
+        zsession::ndarray::from<std::int32_t>(std::vector<std::int32_t>{1, 2, 3, 4}, {2, 2});
+    tables_content c{offload(m, golden_table(), reg),
+                     offload(m, zsession::dlpack_tensor::from_view(a.view()), reg)};
+    m.set_content(c);
+    return m;
+}
+
 /// A routed reply with a parent header and no buffers.
 inline zsession::message routed_message() {
     zsession::message m;
@@ -102,7 +137,8 @@ struct vector_spec {
 inline std::vector<vector_spec> all() {
     return {{"arrays", true, arrays_message},
             {"routed", true, routed_message},
-            {"unsigned", false, unsigned_message}};
+            {"unsigned", false, unsigned_message},
+            {"tables", true, tables_message}};
 }
 
 /// File format: for each frame, its length as 8 bytes little-endian, then its bytes.
