@@ -12,16 +12,16 @@ namespace zsession::ipp::detail {
 
 /// The request map. Keys that do not apply to an op are sent empty and ignored.
 struct wire_request {
-    std::string op, name, expr, dtype;
-    std::vector<std::uint64_t> shape;
+    std::string op{}, name{}, expr{}, dtype{};
+    std::vector<std::uint64_t> shape{};
     std::string order = "C";
     MSGPACK_DEFINE_MAP(op, name, expr, dtype, shape, order)
 };
 
 /// The reply map. A missing key keeps its default; extra keys are ignored.
 struct wire_reply {
-    std::string status, op, request, ename, evalue, dtype, order = "C", direct;
-    std::vector<std::uint64_t> shape;
+    std::string status{}, op{}, request{}, ename{}, evalue{}, dtype{}, order = "C", direct{};
+    std::vector<std::uint64_t> shape{};
     std::uint64_t nbytes = 0;
     MSGPACK_DEFINE_MAP(status, op, request, ename, evalue, dtype, order, direct, shape, nbytes)
 };

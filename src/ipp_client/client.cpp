@@ -126,24 +126,24 @@ object_map map_of(const msgpack::object& o) {
 }
 
 struct execute_content {
-    std::string code;
+    std::string code{};
     bool silent = false;
     bool store_history = true;
-    std::map<std::string, std::string> user_expressions;
+    std::map<std::string, std::string> user_expressions{};
     bool allow_stdin = false;
     bool stop_on_error = false;  // true would abort other requests queued on the engine
     MSGPACK_DEFINE_MAP(code, silent, store_history, user_expressions, allow_stdin, stop_on_error)
 };
 
 struct task_metadata {
-    std::vector<std::string> after, follow, targets;
+    std::vector<std::string> after{}, follow{}, targets{};
     double timeout = 0;
     int retries = 0;
     MSGPACK_DEFINE_MAP(after, follow, targets, timeout, retries)
 };
 
 struct broadcast_metadata {
-    std::vector<std::tuple<std::string, int>> targets;
+    std::vector<std::tuple<std::string, int>> targets{};
     bool is_broadcast = true;
     bool is_coalescing = false;
     MSGPACK_DEFINE_MAP(targets, is_broadcast, is_coalescing)

@@ -174,11 +174,11 @@ struct client_options {
 
 /// Load-balanced request options: the task scheduler's metadata.
 struct task_options {
-    std::vector<int> targets;         ///< engine ids allowed; empty = any
-    std::vector<std::string> after;   ///< msg_ids that must finish first (time dependency)
-    std::vector<std::string> follow;  ///< msg_ids whose engine must run this one
-    double timeout = 0;               ///< seconds until the scheduler fails it; 0 = none
-    int retries = 0;                  ///< resubmissions after a failure (or engine death)
+    std::vector<int> targets{};         ///< engine ids allowed; empty = any
+    std::vector<std::string> after{};   ///< msg_ids that must finish first (time dependency)
+    std::vector<std::string> follow{};  ///< msg_ids whose engine must run this one
+    double timeout = 0;                 ///< seconds until the scheduler fails it; 0 = none
+    int retries = 0;                    ///< resubmissions after a failure (or engine death)
 };
 
 /// A client of one cluster. Owns a background I/O thread that owns every socket; the public

@@ -46,20 +46,20 @@ inline constexpr std::size_t default_direct_threshold = 64 * 1024;
 
 /// One array request: what the engine is asked to do.
 struct array_request {
-    std::string op;                     ///< "push", "pull", "echo", "info"
-    std::string name;                   ///< push: the variable to bind
-    std::string expr;                   ///< pull: the expression to evaluate
-    std::optional<ndarray_view> array;  ///< push, echo: sent as one zero-copy frame
+    std::string op{};                     ///< "push", "pull", "echo", "info"
+    std::string name{};                   ///< push: the variable to bind
+    std::string expr{};                   ///< pull: the expression to evaluate
+    std::optional<ndarray_view> array{};  ///< push, echo: sent as one zero-copy frame
 };
 
 /// What an engine answered.
 struct array_reply {
-    std::string status;  ///< "ok" or "error"
-    std::string ename, evalue;
+    std::string status{};  ///< "ok" or "error"
+    std::string ename{}, evalue{};
     std::size_t nbytes = 0;
-    std::string direct;                 ///< info: the engine's direct endpoint, "" when it has none
-    std::optional<ndarray_view> array;  ///< pull, echo: a view of the received frame
-    bool via_direct = false;            ///< which path carried it
+    std::string direct{};  ///< info: the engine's direct endpoint, "" when it has none
+    std::optional<ndarray_view> array{};  ///< pull, echo: a view of the received frame
+    bool via_direct = false;              ///< which path carried it
     bool ok() const noexcept { return status == "ok"; }
     /// Throws remote_error unless ok().
     void raise_if_error() const;
