@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "unique_keys.hpp"
+
 namespace zsession::detail {
 
 namespace {
@@ -99,6 +101,7 @@ void reader::read_container(msgpack::object& o, bool is_map, std::size_t n, std:
             read(o.via.map.ptr[i].key, depth + 1);
             read(o.via.map.ptr[i].val, depth + 1);
         }
+        if (has_duplicate_key(o.via.map)) throw decode_error("msgpack map repeats a key");
     } else {
         o.type = type::ARRAY;
         o.via.array.size = static_cast<std::uint32_t>(n);
