@@ -113,7 +113,23 @@ bool check(const session& s, const message& m, std::uint64_t expected, std::size
 int main(int argc, char** argv) try {
     const config c = parse(argc, argv);
     zmq::context_t ctx;
-    test::socket_pair pair(ctx, c.transport);
+    // High-water marks of 100 messages each way: the messages in flight (queued by libzmq
+    // between the threads) are then a few MiB, so RSS measures the session layer and not
+    // how far the sender happened to run ahead.
+    zmq::socket_t a(ctx, zmq::socket_type::pair), b(ctx, zmq::socket_type::pair);
+    for (zmq::socket_t* sock : {&a, &b}) {
+        sock->set(zmq::sockopt::linger, 0);
+        sock->set(zmq::sockopt::sndhwm, 100);
+        sock->set(zmq::sockopt::rcvhwm, 100);
+    }
+    const std::string tag = std::to_string(::getpid());
+    a.bind(c.transport == "tcp"   ? "tcp://127.0.0.1:*"
+           : c.transport == "ipc" ? "ipc:///tmp/zsession-soak-" + tag
+                                  : "inproc://zsession-soak");
+    b.connect(a.get(zmq::sockopt::last_endpoint));
+    struct {
+        zmq::socket_t &a, &b;
+    } pair{a, b};
     const session_options o{.key = "soak-key"};
     const session sender(o), receiver(o);
     std::thread t([&] { send_all(sender, pair.a, c); });
