@@ -16,7 +16,17 @@ Reading::
     values = resolve(msg["content"], msg["buffers"])   # placeholders -> arrays/bytes/str
 
 Received arrays are zero-copy, read-only views of the received buffers.
+
+Duplicate keys: zsession refuses a received map that repeats a key, in every map and both
+packers (docs/PROTOCOL.md, "Duplicate keys"); Python's json and msgpack readers would keep
+the last value instead. Build the jupyter_client Session with this module's unpackers to
+read messages exactly as zsession does::
+
+    Session(key=key, packer="json", unpacker=zsession_placeholders.unpack_json)
+    Session(key=key, packer="msgpack.packb", unpacker=zsession_placeholders.unpack_msgpack)
 """
+
+import json
 
 import numpy as np
 
@@ -35,6 +45,33 @@ class UnknownHandlerError(PlaceholderError):
 
 class CompressionError(PlaceholderError):
     """A compressed buffer that does not decompress to its declared size."""
+
+
+class DuplicateKeyError(PlaceholderError):
+    """A received map repeats a key (zsession's decode_error)."""
+
+
+def _unique_pairs(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateKeyError(f"map repeats the key {k!r}")
+        out[k] = v
+    return out
+
+
+def unpack_json(data):
+    """json.loads that refuses any object repeating a key (DuplicateKeyError)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data).decode("utf-8")
+    return json.loads(data, object_pairs_hook=_unique_pairs)
+
+
+def unpack_msgpack(data):
+    """msgpack.unpackb that refuses any map repeating a key (DuplicateKeyError)."""
+    import msgpack
+
+    return msgpack.unpackb(data, object_pairs_hook=_unique_pairs, raw=False)
 
 
 def is_placeholder(obj):
@@ -148,9 +185,15 @@ DECODERS = {"ndarray": _decode_ndarray, "bytes": _decode_single("bytes"), "str":
 class Resolver:
     """Resolves the placeholders of one received message; no buffer may be claimed twice."""
 
-    def __init__(self, buffers, max_decompressed=4 << 30, decoders=None):
+    def __init__(self, buffers, max_decompressed=4 << 30, decoders=None,
+                 max_decompressed_per_message=1 << 30, max_decompression_ratio=64):
+        """The limits mirror zsession's `limits` (docs/SECURITY.md): per buffer, over all
+        placeholders this resolver resolves, and declared <= ratio * compressed + 1 MiB."""
         self.buffers = list(buffers)
         self.max_decompressed = max_decompressed
+        self.max_per_message = max_decompressed_per_message
+        self.max_ratio = max_decompression_ratio
+        self.decompressed = 0
         self.decoders = dict(DECODERS if decoders is None else decoders)
         self.claimed = set()
 
@@ -176,6 +219,13 @@ class Resolver:
             raise CompressionError(f"unknown compression {compression!r}")
         if size > self.max_decompressed:
             raise PlaceholderError("declared size exceeds max_decompressed")
+        compressed = memoryview(buf).nbytes
+        if size <= compressed * 255 + 16:
+            if size > compressed * self.max_ratio + (1 << 20):
+                raise PlaceholderError("declared size exceeds max_decompression_ratio")
+            if self.decompressed + size > self.max_per_message:
+                raise PlaceholderError("declared sizes exceed max_decompressed_per_message")
+            self.decompressed += size
         try:
             data = _decompress(compression, buf, size)
         except Exception as e:  # lz4.block.LZ4BlockError

@@ -1,6 +1,7 @@
 #include "json_packer.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -16,6 +17,7 @@
 
 #include "packer_common.hpp"
 #include "text_util.hpp"
+#include "unique_keys.hpp"
 
 namespace zsession::detail {
 
@@ -96,6 +98,34 @@ void append_utf8_replacing(std::string_view in, std::string& out) {
     }
 }
 
+constexpr std::string_view replacement_char = "\xEF\xBF\xBD";
+
+/// Size of `in` once each maximal invalid subsequence is replaced by U+FFFD (3 bytes).
+std::size_t replaced_size(std::string_view in) {
+    const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+    std::size_t i = 0, bad = 0, size = in.size();
+    while ((i = find_invalid(s, in.size(), i, bad)) != in.size()) {
+        size = size + replacement_char.size() - bad;
+        i += bad;
+    }
+    return size;
+}
+
+/// Writes `in` with replacements to out[0, replaced_size(in)).
+void write_utf8_replacing(std::string_view in, char* out) {
+    const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+    std::size_t i = 0, bad = 0;
+    for (;;) {
+        const std::size_t j = find_invalid(s, in.size(), i, bad);
+        std::memcpy(out, in.data() + i, j - i);
+        out += j - i;
+        if (j == in.size()) return;
+        std::memcpy(out, replacement_char.data(), replacement_char.size());
+        out += replacement_char.size();
+        i = j + bad;
+    }
+}
+
 void write_string(json_writer& w, std::string_view s, bool key) {
     thread_local std::string clean;
     if (!is_valid_utf8(s)) {
@@ -105,6 +135,8 @@ void write_string(json_writer& w, std::string_view s, bool key) {
     }
     const auto n = static_cast<rapidjson::SizeType>(s.size());
     key ? w.Key(s.data(), n) : w.String(s.data(), n);
+    // Do not keep a large scratch string alive for the thread's lifetime.
+    if (clean.capacity() > (std::size_t{1} << 20)) std::string().swap(clean);
 }
 
 void write_base64(json_writer& w, const msgpack::object_bin& bin) {
@@ -249,12 +281,90 @@ void json_pack_map(const msgpack::object& obj, std::string& out, const char* wha
 
 namespace {
 
+/// Decimal exponent of the first non-zero digit of a JSON number text (grammar already
+/// checked by RapidJSON: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?); the exponent part
+/// saturates. Only its sign is used: to tell overflow from underflow.
+long long decimal_magnitude(std::string_view t) {
+    if (!t.empty() && t.front() == '-') t.remove_prefix(1);
+    const std::size_t e = std::min(t.find_first_of("eE"), t.size());
+    const std::string_view mantissa = t.substr(0, e);
+    const std::size_t dot = std::min(mantissa.find('.'), mantissa.size());
+    long long exp = 0;
+    if (e < t.size()) {
+        std::string_view x = t.substr(e + 1);
+        const bool neg = !x.empty() && x.front() == '-';
+        if (!x.empty() && (x.front() == '-' || x.front() == '+')) x.remove_prefix(1);
+        for (const char c : x) exp = std::min<long long>(exp * 10 + (c - '0'), 1LL << 40);
+        if (neg) exp = -exp;
+    }
+    const std::size_t first = mantissa.find_first_of("123456789");
+    if (first == std::string_view::npos) return 0;
+    // digit at `first` has weight 10^(dot - first - 1), one less after the dot
+    const long long pos = first < dot ? static_cast<long long>(dot - first - 1)
+                                      : -static_cast<long long>(first - dot);
+    return exp + pos;
+}
+
+/// Converts one JSON number token as Python's json.loads would, or explains why not.
+/// Integers (no '.', no exponent) within int64/uint64 -> integer objects ("-0" is 0);
+/// beyond 64 bits -> refused (Python would make an arbitrary-precision int, which msgpack
+/// cannot hold, and a double would be a different number). Other numbers -> the correctly
+/// rounded double (std::from_chars), overflow -> +-inf and underflow -> +-0.0, as Python's
+/// float() does. NaN, Infinity, -Infinity -> the doubles (Python's literals); RapidJSON's
+/// other spellings (Inf, -Inf, -NaN), which Python refuses, are refused.
+/// Returns false with `why` set when refused.
+bool json_number(std::string_view t, msgpack::object& out, std::string& why) {
+    if (t == "NaN" || t == "Infinity" || t == "-Infinity") {
+        out = msgpack::object(t == "NaN"        ? std::numeric_limits<double>::quiet_NaN()
+                              : t == "Infinity" ? std::numeric_limits<double>::infinity()
+                                                : -std::numeric_limits<double>::infinity());
+        return true;
+    }
+    const bool digits_only = t.find_first_not_of("-0123456789") == std::string_view::npos;
+    if (t.empty() || t.find_first_of("0123456789") == std::string_view::npos) {
+        why = "'" + std::string(t) + "' is not a JSON number";
+        return false;
+    }
+    const char* const b = t.data();
+    const char* const e = t.data() + t.size();
+    if (digits_only) {
+        std::from_chars_result r{};
+        if (t.front() == '-') {
+            std::int64_t i = 0;
+            r = std::from_chars(b, e, i);
+            out = msgpack::object(i);
+        } else {
+            std::uint64_t u = 0;
+            r = std::from_chars(b, e, u);
+            out = msgpack::object(u);
+        }
+        if (r.ec == std::errc() && r.ptr == e) return true;
+        why = "integer " + std::string(t.substr(0, 32)) + (t.size() > 32 ? "..." : "") +
+              " is outside the 64-bit range";
+        return false;
+    }
+    double d = 0;
+    const std::from_chars_result r = std::from_chars(b, e, d, std::chars_format::general);
+    if (r.ptr != e || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range)) {
+        why = "'" + std::string(t.substr(0, 32)) + "' is not a JSON number";
+        return false;
+    }
+    if (r.ec == std::errc::result_out_of_range) {
+        d = decimal_magnitude(t) > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+        if (t.front() == '-') d = -d;
+    }
+    out = msgpack::object(d);
+    return true;
+}
+
 /// SAX handler building msgpack objects in a zone. Values wait on a stack until their
 /// container ends; then the container's elements move into one zone allocation.
 class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, object_builder> {
   public:
-    object_builder(msgpack::zone& zone, std::size_t max_depth, std::size_t max_elements)
-        : zone_(zone), max_(max_depth), elements_left_(max_elements) {}
+    /// `frame_size`: the JSON text's bytes, which bound the growth of U+FFFD replacement.
+    object_builder(msgpack::zone& zone, std::size_t max_depth, std::size_t max_elements,
+                   std::size_t frame_size)
+        : zone_(zone), max_(max_depth), elements_left_(max_elements), growth_left_(frame_size) {}
 
     bool Null() { return count() && push(msgpack::object()); }
     bool Bool(bool b) { return count() && push(msgpack::object(b)); }
@@ -263,10 +373,16 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
     bool Int64(std::int64_t i) { return count() && push(msgpack::object(i)); }
     bool Uint64(std::uint64_t u) { return count() && push(msgpack::object(u)); }
     bool Double(double d) { return count() && push(msgpack::object(d)); }
-    bool String(const char* s, rapidjson::SizeType n, bool) {
-        return count() && push(string(s, n));
+    /// Every number arrives here as its text (kParseNumbersAsStringsFlag): see json_number.
+    bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+        msgpack::object o;
+        if (!json_number({s, n}, o, number_error_)) return false;
+        return count() && push(o);
     }
-    bool Key(const char* s, rapidjson::SizeType n, bool) { return count() && push(string(s, n)); }
+    bool String(const char* s, rapidjson::SizeType n, bool) {
+        return count() && push(string(s, n)) && !too_much_growth_;
+    }
+    bool Key(const char* s, rapidjson::SizeType n, bool) { return String(s, n, true); }
     bool StartObject() { return enter(); }
     bool StartArray() { return enter(); }
     bool EndObject(rapidjson::SizeType members) {
@@ -278,6 +394,10 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
 
     bool too_deep() const noexcept { return too_deep_; }
     bool too_many() const noexcept { return too_many_; }
+    bool duplicate_key() const noexcept { return duplicate_key_; }
+    bool too_much_growth() const noexcept { return too_much_growth_; }
+    /// Why a number was refused (empty when none was).
+    const std::string& number_error() const noexcept { return number_error_; }
     /// The one top-level value, once parsing succeeded.
     const msgpack::object& result() const { return values_.front(); }
 
@@ -310,18 +430,34 @@ class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ob
     std::size_t elements_left_;
     bool too_deep_ = false;
     bool too_many_ = false;
+    bool duplicate_key_ = false;
+    std::size_t growth_left_;
+    bool too_much_growth_ = false;
     std::vector<msgpack::object> values_;
-    std::string scratch_;
+    std::string number_error_;
 };
 
 msgpack::object object_builder::string(const char* s, std::size_t n) {
-    std::string_view text(s, n);
-    if (!is_valid_utf8(text)) {
-        scratch_.clear();
-        append_utf8_replacing(text, scratch_);
-        text = scratch_;
+    const std::string_view text(s, n);
+    const std::size_t size = replaced_size(text);
+    // Replacing bytes with U+FFFD grows a string up to 3-fold: the growth of all strings of
+    // one frame together may not exceed the frame's size (frame_growth_left_), checked
+    // before allocating, so the strings of one frame never take more than twice its bytes.
+    if (size - n > growth_left_ || size > UINT32_MAX) {
+        too_much_growth_ = true;
+        return {};
     }
-    return zone_string(text, zone_);
+    growth_left_ -= size - n;
+    msgpack::object o;
+    o.type = msgpack::type::STR;
+    o.via.str.size = static_cast<std::uint32_t>(size);
+    o.via.str.ptr = "";
+    if (size != 0) {
+        char* p = static_cast<char*>(zone_.allocate_no_align(size));
+        write_utf8_replacing(text, p);
+        o.via.str.ptr = p;
+    }
+    return o;
 }
 
 bool object_builder::end_container(msgpack::type::object_type type, std::uint32_t n) {
@@ -335,6 +471,7 @@ bool object_builder::end_container(msgpack::type::object_type type, std::uint32_
         for (std::size_t i = 0; i < n; ++i) {
             o.via.map.ptr[i] = {values_[first + 2 * i], values_[first + 2 * i + 1]};
         }
+        if (has_duplicate_key(o.via.map)) return !(duplicate_key_ = true);
     } else {
         o.via.array = {n, n ? allocate<msgpack::object>(n) : nullptr};
         std::copy(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(),
@@ -351,15 +488,25 @@ msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const lim
     const std::string where(what);
     // Stop after the one value, then require only whitespace to the frame's end: RapidJSON
     // reads a NUL byte as the end of input, which would hide whatever follows it.
+    // Numbers arrive as text and are converted by json_number: RapidJSON 1.1.0's own
+    // conversion (kParseFullPrecisionFlag) returns wrong values for some inputs (e.g. "0."
+    // followed by 23 zeros gives -1.2e-150) and its normal precision is not correctly rounded.
     constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag |
-                               rapidjson::kParseFullPrecisionFlag |
+                               rapidjson::kParseNumbersAsStringsFlag |
                                rapidjson::kParseStopWhenDoneFlag;
-    object_builder builder(zone, lim.max_nesting, lim.max_map_elements);
+    object_builder builder(zone, lim.max_nesting, lim.max_map_elements, bytes.size());
     rapidjson::MemoryStream in(bytes.chars(), bytes.size());
     rapidjson::Reader reader;
     const rapidjson::ParseResult r = reader.Parse<flags>(in, builder);
     if (builder.too_deep()) throw limit_error(where + " nests deeper than limits.max_nesting");
     if (builder.too_many()) throw limit_error(where + " holds more than limits.max_map_elements");
+    if (builder.too_much_growth()) {
+        throw limit_error(where +
+                          " holds so much invalid UTF-8 that replacing it with U+FFFD "
+                          "would more than double the frame");
+    }
+    if (builder.duplicate_key()) throw decode_error(where + " has an object that repeats a key");
+    if (!builder.number_error().empty()) throw decode_error(where + ": " + builder.number_error());
     if (r.IsError()) {
         throw decode_error(where + " is not valid JSON: " + rapidjson::GetParseError_En(r.Code()) +
                            " (at byte " + std::to_string(r.Offset()) + ")");

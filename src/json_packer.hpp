@@ -14,6 +14,10 @@
 //   invalid UTF-8 in a string, either way   -> each maximal invalid subsequence becomes U+FFFD
 //                                              (Python's bytes.decode("utf8", "replace"))
 //   NaN, Infinity, -Infinity literals read  -> FLOAT64 (Python's json.loads accepts them)
+//   numbers read                            -> what Python's json.loads gives (integers within
+//                                              64 bits, correctly rounded doubles) or
+//                                              decode_error (wider integers); docs/PACKERS.md
+//   an object repeating a key, read         -> decode_error (docs/PROTOCOL.md)
 #pragma once
 
 #include <string>
@@ -37,7 +41,8 @@ void json_pack_map(const msgpack::object& obj, std::string& out, const char* wha
 /// Every string is copied into `zone`, so the result does not point into `bytes`. Memory is
 /// proportional to the frame's size (JSON declares no sizes); the parser is iterative and
 /// stops at depth limits.max_nesting + 1. Throws decode_error (not JSON, trailing bytes, not
-/// an object) or limit_error (too deep).
+/// an object, a repeated key, a number outside what msgpack holds) or limit_error (too deep,
+/// too many values, U+FFFD replacement growing the strings by more than the frame's size).
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                 const char* what);
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "text_util.hpp"
+#include "unique_keys.hpp"
 
 namespace zsession::detail {
 
@@ -100,6 +101,7 @@ void reader::read_container(msgpack::object& o, bool is_map, std::size_t n, std:
             read(o.via.map.ptr[i].key, depth + 1);
             read(o.via.map.ptr[i].val, depth + 1);
         }
+        if (has_duplicate_key(o.via.map)) throw decode_error("msgpack map repeats a key");
     } else {
         o.type = type::ARRAY;
         o.via.array.size = static_cast<std::uint32_t>(n);

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "text_util.hpp"
+#include "unique_keys.hpp"
 
 namespace zsession {
 
@@ -64,6 +65,7 @@ msgpack::object str_object(std::string_view s, msgpack::zone& z) {
 
 placeholder placeholder::from_object(const msgpack::object& o) {
     if (o.type != msgpack::type::MAP) throw decode_error("placeholder is not a map");
+    if (detail::has_duplicate_key(o.via.map)) throw decode_error("placeholder repeats a key");
     const auto& version = require(o, placeholder_marker, msgpack::type::POSITIVE_INTEGER);
     if (version.via.u64 != placeholder_version) {
         throw decode_error("unsupported placeholder version " + std::to_string(version.via.u64));
@@ -171,6 +173,34 @@ void resolver::check_handler(const placeholder& p, std::type_index type) const {
     }
 }
 
+void resolver::check_decompression(compression codec, std::size_t compressed,
+                                   std::uint64_t declared, std::uint64_t index) {
+    // Sizes lz4_decompress refuses itself (above max_decompressed_bytes, or more than lz4
+    // can expand) keep their documented errors; it checks them before allocating. zstd and
+    // blosc can expand far more than lz4, so for them the ratio below always applies.
+    const bool impossible =
+        codec == compression::lz4 &&
+        (compressed > (UINT64_MAX - 16) / 255 ? false : declared > compressed * 255 + 16);
+    if (impossible || declared > limits_.max_decompressed_bytes) return;
+    constexpr std::size_t slack = std::size_t{1} << 20;
+    const std::size_t ratio = limits_.max_decompression_ratio;
+    const std::size_t allowed = compressed > (SIZE_MAX - slack) / std::max<std::size_t>(ratio, 1)
+                                    ? SIZE_MAX
+                                    : compressed * ratio + slack;
+    if (declared > allowed) {
+        throw limit_error("buffer " + std::to_string(index) + " declares " +
+                          std::to_string(declared) + " bytes from " + std::to_string(compressed) +
+                          " compressed: more than limits.max_decompression_ratio allows");
+    }
+    const std::size_t budget = limits_.max_decompressed_per_message;
+    if (declared > budget || decompressed_ > budget - declared) {
+        throw limit_error(
+            "compressed buffers of one message declare more than "
+            "limits.max_decompressed_per_message");
+    }
+    decompressed_ += declared;
+}
+
 std::vector<buffer> resolver::claim(const placeholder& p) {
     const std::size_t n = buffers_.size();
     if (p.sizes.size() != p.count || p.compression.size() != p.count) {
@@ -188,7 +218,9 @@ std::vector<buffer> resolver::claim(const placeholder& p) {
     out.reserve(p.count);
     for (std::uint64_t k = 0; k < p.count; ++k) {
         const buffer& b = buffers_[p.first + k];
-        if (p.compression[k] == compression::none && b.size() != p.sizes[k]) {
+        if (p.compression[k] != compression::none) {
+            check_decompression(p.compression[k], b.size(), p.sizes[k], p.first + k);
+        } else if (b.size() != p.sizes[k]) {
             throw decode_error("buffer " + std::to_string(p.first + k) + " has " +
                                std::to_string(b.size()) + " bytes, placeholder declares " +
                                std::to_string(p.sizes[k]));

@@ -118,3 +118,61 @@ TEST_CASE("arbitrary frames from random bytes never escape as anything but zsess
     CHECK(outcomes[errc::protocol] > 1000);
     CHECK(outcomes[errc::decode] > 50);
 }
+
+// The JSON and placeholder targets (tests/fuzz/targets.hpp, also run by libFuzzer through
+// scripts/fuzz.sh), over mutations of the golden "arrays" message in both packers.
+#include "fuzz/targets.hpp"
+#include "vectors/golden.hpp"
+
+namespace {
+
+/// Content frame and buffers of the golden arrays message encoded with `packer`.
+std::vector<std::string> golden_arrays(packer_kind packer) {
+    session_options o;
+    o.packer = packer;
+    session s(o);
+    frames f = s.encode(golden::arrays_message());
+    std::vector<std::string> out;
+    for (std::size_t i = 5; i < f.size(); ++i) out.emplace_back(f[i].to_string_view());
+    return out;
+}
+
+template <class Run>
+std::size_t mutate_and_run(const std::vector<std::string>& seeds, int iterations, Run run) {
+    std::mt19937 rng(20261128);
+    std::size_t distinct = 0;
+    for (int iter = 0; iter < iterations; ++iter) {
+        std::string bytes = seeds[static_cast<std::size_t>(iter) % seeds.size()];
+        for (int k = 0; k < 1 + iter % 4; ++k) mutate(bytes, rng);
+        distinct += bytes != seeds[static_cast<std::size_t>(iter) % seeds.size()];
+        run(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    }
+    return distinct;
+}
+
+}  // namespace
+
+TEST_CASE("mutated JSON content frames decode, re-encode and resolve or fail typed") {
+    const std::vector<std::string> seeds = {
+        golden_arrays(packer_kind::json).front(),
+        R"({"a":[1,-2.5e-300,0.000000000000000000000000],"b":{"c":null}})",
+        R"({"v":"\ud83d\ude00 \u00e9","n":18446744073709551615})"};
+    CHECK(mutate_and_run(seeds, 10000, fuzz::json_input) > 9000);
+}
+
+TEST_CASE("mutated placeholders and buffers, both packers, resolve or fail typed") {
+    std::vector<std::string> seeds;
+    for (const auto packer : {packer_kind::msgpack, packer_kind::json}) {
+        const std::vector<std::string> frames = golden_arrays(packer);
+        REQUIRE(frames.size() == 7);  // content + 6 buffers
+        seeds.push_back(std::string(1, packer == packer_kind::json ? '\1' : '\0') +
+                        fuzz::join_frames(frames));
+    }
+    // The unmutated seeds resolve every placeholder (the targets reach the handlers).
+    for (const auto& seed : seeds) {
+        const auto frames = fuzz::split_frames(
+            reinterpret_cast<const std::uint8_t*>(seed.data()) + 1, seed.size() - 1);
+        REQUIRE(frames.size() == 7);
+    }
+    CHECK(mutate_and_run(seeds, 10000, fuzz::placeholder_input) > 9000);
+}

@@ -19,7 +19,7 @@ struct request {
     bool silent = false;
     int count = 0;
     std::map<std::string, int> nested;
-    MSGPACK_DEFINE_MAP(code, silent, count, nested);
+    MSGPACK_DEFINE_MAP(code, silent, count, nested)
 };
 
 message with_request() {

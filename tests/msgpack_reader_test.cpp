@@ -71,8 +71,14 @@ void random_value(packer& pk, std::mt19937& rng, int depth) {
         default: {
             const unsigned n = pick(3) == 0 ? 20 : pick(5);
             pk.pack_map(n);
+            // Keys are distinct (an integer or a string made from i): a map repeating a key
+            // is refused by the reader (docs/PROTOCOL.md, "Duplicate keys").
             for (unsigned i = 0; i < n; ++i) {
-                random_value(pk, rng, depth + 1);
+                if (pick(2)) {
+                    pk.pack(i);
+                } else {
+                    pk.pack("k" + std::to_string(i) + std::string(pick(3), 'x'));
+                }
                 random_value(pk, rng, depth + 1);
             }
         }

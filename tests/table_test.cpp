@@ -120,7 +120,7 @@ TEST_CASE("offloading a table sends its columns' own bytes (zero-copy)") {
     table t(1000);
     t.add(table_column::from_vector("x", std::move(v)));
     message m;
-    offload(m, std::move(t), reg());
+    (void)offload(m, std::move(t), reg());
     REQUIRE(m.buffers.size() == 1);
     CHECK(reinterpret_cast<const double*>(m.buffers[0].data()) == p);
 }

@@ -67,6 +67,18 @@ struct limits {
     /// before any allocation). The lz4 block format itself stops at lz4_max_input()
     /// (~2 GiB), so a larger declared size is refused as a compression_error anyway.
     std::size_t max_decompressed_bytes = std::size_t{4} << 30;
+    /// Bytes all compressed buffers of one message (every placeholder one resolver resolves)
+    /// may decompress to together: 1 GiB. Checked against the declared sizes before each
+    /// allocation, so a message never makes the receiver allocate more than this for
+    /// decompression, however many placeholders it holds. Raise it for larger compressed
+    /// arrays (compression is off by default on the sending side).
+    std::size_t max_decompressed_per_message = std::size_t{1} << 30;
+    /// A compressed buffer may declare at most ratio x its compressed size + 1 MiB. lz4 can
+    /// expand 255-fold, so without this bound a 7.8 MB block forces a 2 GB allocation; 64
+    /// keeps that to 64x (plus the 1 MiB every small buffer may use whatever its ratio)
+    /// while real data (text ~3-10x, sparse numeric arrays up to ~64x) passes. Data that
+    /// compresses better (long runs of zeros) needs a larger ratio on the receiver.
+    std::size_t max_decompression_ratio = 64;
 
     /// Frames after `<IDS|MSG>` that can be legitimate: signature, 4 maps, buffers.
     /// Saturates: a limit set to SIZE_MAX ("no limit") never wraps around.

@@ -141,7 +141,9 @@ class inline_or_offloaded;
 ///
 /// Validation: indices in range, no buffer claimed by two placeholders (across every
 /// resolve call of this resolver), each buffer of its declared size (after bounded lz4
-/// decompression), the handler known and its header of the right shape.
+/// decompression), the handler known and its header of the right shape. Decompression is
+/// bounded per buffer (limits.max_decompressed_bytes, limits.max_decompression_ratio) and
+/// over all placeholders this resolver resolves (limits.max_decompressed_per_message).
 /// Lifetime: keeps references to the message's buffers and to the registry, which must
 /// outlive the resolver; resolved views pin their frames themselves and may outlive both.
 /// Thread safety: none (one resolver per message and thread).
@@ -192,11 +194,17 @@ class resolver {
     /// when p's handler does not produce `type`.
     void check_handler(const placeholder& p, std::type_index type) const;
     std::vector<buffer> claim(const placeholder& p);
+    /// Throws limit_error when a buffer of `compressed` bytes declaring `declared` exceeds
+    /// the ratio or the message's budget; otherwise charges `declared` to the budget.
+    void check_decompression(compression codec, std::size_t compressed, std::uint64_t declared,
+                             std::uint64_t index);
 
     const std::vector<buffer>& buffers_;
     const registry& reg_;
     limits limits_;
     std::vector<bool> claimed_;
+    /// Declared sizes of the lz4 buffers claimed so far (limits.max_decompressed_per_message).
+    std::size_t decompressed_ = 0;
 };
 
 /// A content field that holds its value inline (as T's own msgpack form) when it is small,
