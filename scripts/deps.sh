@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  meson ninja-build pkg-config g++ clang-format cmake
+  meson ninja-build pkg-config g++ clang-format cmake clang libclang-rt-14-dev
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev liblz4-dev libssl-dev doctest-dev
   nlohmann-json3-dev rapidjson-dev libsimdjson-dev
   python3-zmq python3-jupyter-client python3-jupyter-kernel-test python3-numpy

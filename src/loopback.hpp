@@ -32,8 +32,13 @@ class loopback_pair {
                   zmq::socket_type bound = zmq::socket_type::pair,
                   zmq::socket_type connected = zmq::socket_type::pair)
         : sender(ctx, connected), receiver(ctx, bound), ctx_(&ctx) {
+        // The counter is per copy of this inline code: the library (calibrate.cpp) and a
+        // program linking it each have one, since detail:: is not exported. The object's
+        // address keeps their endpoints apart.
         static std::atomic<unsigned> counter{0};
-        const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(counter++);
+        const std::string tag = std::to_string(::getpid()) + "-" +
+                                std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
+                                std::to_string(counter++);
         std::string endpoint;
         if (transport == "inproc") {
             endpoint = "inproc://zsession-loopback-" + tag;

@@ -16,7 +16,8 @@ cp "$source_root/tests/packaging/consumer.cpp" "$proj/"
 ln -s "$source_root" "$proj/subprojects/zsession"
 
 # Fails (exit 1) when the configured build dir $1 has a target or test of zsession other than
-# the library itself; prints what it found.
+# its libraries (zsession and the ipyparallel engine and client libraries); prints what it
+# found.
 check_only_library() {
   meson introspect "$1" --targets --tests --benchmarks | /usr/bin/python3 -c '
 import json, sys
@@ -37,12 +38,12 @@ meson setup "$work/build" "$proj" --buildtype=plain --wrap-mode=nodownload --for
   >"$work/setup.log" 2>&1 || { cat "$work/setup.log"; exit 1; }
 grep -q "Subproject zsession finished" "$work/setup.log" ||
   { cat "$work/setup.log"; echo "zsession was not used as a subproject"; exit 1; }
-check_only_library "$work/build" zsession,consumer consumer
+check_only_library "$work/build" zsession,zsession_ipp,zsession_ipp_client,zsession_ipp_comm_source,consumer consumer
 meson compile -C "$work/build" >"$work/compile.log" 2>&1 || { cat "$work/compile.log"; exit 1; }
 meson test -C "$work/build" --print-errorlogs
 
 # Standalone, with each part turned off by its option.
 meson setup "$work/off" "$source_root" -Dtests=false -Dexamples=false -Dbenchmarks=false \
   >"$work/off.log" 2>&1 || { cat "$work/off.log"; exit 1; }
-check_only_library "$work/off" zsession ""
+check_only_library "$work/off" zsession,zsession_ipp,zsession_ipp_client,zsession_ipp_comm_source ""
 echo "meson consumer ok"
