@@ -24,7 +24,8 @@
 // it in kernel_info_reply as "zsession": {"version": 1, "direct": url}. It answers the array
 // ops of the Python helper: push (keeps the array under its name, a view pinning the received
 // frame), pull (expr = a pushed name), echo, info. The arrays live beside the calc language
-// (calc code does not see them).
+// (calc code does not see them). The comm target "zsession.array" serves the same ops and
+// arrays through the controller.
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -308,6 +309,65 @@ class direct_arrays {
     std::map<std::string, ndarray_view> arrays_;
 };
 
+/// The `zsession.array` comm's maps (docs/IPYPARALLEL-CLIENT.md, "Arrays without pickle").
+struct zs_wire_request {
+    std::string op, name, expr, dtype;
+    std::vector<std::uint64_t> shape;
+    std::string order = "C";
+    MSGPACK_DEFINE_MAP(op, name, expr, dtype, shape, order)
+};
+struct zs_wire_reply {
+    std::string status = "ok", op, ename, evalue, dtype, order = "C", direct;
+    std::vector<std::uint64_t> shape;
+    std::uint64_t nbytes = 0;
+    MSGPACK_DEFINE_MAP(status, op, ename, evalue, dtype, order, direct, shape, nbytes)
+};
+
+/// The `zsession.array` comm target: the same ops and arrays as the direct path, through the
+/// controller (a comm_msg on iopub per request, the array as its one buffer).
+class zsession_array_handler final : public comm_handler {
+  public:
+    explicit zsession_array_handler(std::shared_ptr<direct_arrays> a) : arrays_(std::move(a)) {}
+    void on_msg(comm& c, const comm_message& m) override { answer(c, m, *arrays_); }
+
+    static void answer(comm& c, const comm_message& m, direct_arrays& arrays) {
+        zs_wire_reply out;
+        std::vector<buffer> bufs;
+        try {
+            const auto w = m.data_as<zs_wire_request>();
+            out.op = w.op;
+            ipp::array_request r{.op = w.op, .name = w.name, .expr = w.expr};
+            if (!w.dtype.empty()) {
+                if (m.buffers.size() != 1) throw std::invalid_argument("an array needs 1 buffer");
+                r.array = ndarray_view(dtype::parse(w.dtype),
+                                       std::vector<std::size_t>(w.shape.begin(), w.shape.end()),
+                                       m.buffers[0], array_order_from_string(w.order));
+            }
+            const auto rep = arrays(r);
+            out.status = rep.status;
+            out.ename = rep.ename;
+            out.evalue = rep.evalue;
+            out.direct = rep.direct;
+            out.nbytes = rep.nbytes;
+            if (rep.array) {
+                out.dtype = rep.array->type().str();
+                out.shape.assign(rep.array->shape().begin(), rep.array->shape().end());
+                out.order = std::string(to_string(rep.array->order()));
+                bufs.push_back(rep.array->bytes());
+            }
+        } catch (const std::exception& e) {
+            out.status = "error";
+            out.ename = "ValueError";
+            out.evalue = e.what();
+            bufs.clear();
+        }
+        c.send(out, std::move(bufs));
+    }
+
+  private:
+    std::shared_ptr<direct_arrays> arrays_;
+};
+
 /// The direct server's session: the engine's key, scheme and limits, JSON packer.
 session_options direct_session_options(const engine_options& o) {
     session_options so;
@@ -365,8 +425,8 @@ int main(int argc, char** argv) {
         o.max_missed_heartbeats = args.max_missed_heartbeats;
         // The direct endpoint first, so kernel_info can advertise it from the start.
         std::unique_ptr<direct_server> direct;
+        auto arrays = std::make_shared<direct_arrays>();
         if (direct_interface) {
-            auto arrays = std::make_shared<direct_arrays>();
             direct = std::make_unique<direct_server>(
                 direct_session_options(o),
                 [arrays](const ipp::array_request& r) { return (*arrays)(r); },
@@ -383,6 +443,14 @@ int main(int argc, char** argv) {
             }
             return std::make_unique<arrays_handler>();
         });
+        e.register_comm_target(std::string(array_comm_target),
+                               [arrays](comm& c, const comm_message& open) {
+                                   // An open that carries an op is answered at once.
+                                   if (open.data.type == msgpack::type::MAP) {
+                                       zsession_array_handler::answer(c, open, *arrays);
+                                   }
+                                   return std::make_unique<zsession_array_handler>(arrays);
+                               });
         running = &e;
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);

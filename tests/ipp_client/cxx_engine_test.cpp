@@ -100,6 +100,32 @@ TEST_CASE("C++ engine: direct endpoint discovered, 8 MiB over it byte for byte")
     CHECK(info.direct == ep);
 }
 
+TEST_CASE("C++ engine: zsession.array comm through the controller, info names the endpoint") {
+    array_client arrays(shared_client());  // default threshold: 64 KiB
+    const int id = engine_id();
+    const std::string ep = arrays.discover_direct(id, 30s);
+    const auto info = arrays.request_via_controller(id, {.op = "info"}, 30s);
+    REQUIRE(info.ok());
+    CHECK_FALSE(info.via_direct);
+    CHECK(info.direct == ep);
+
+    std::vector<double> v(16);
+    std::iota(v.begin(), v.end(), 1.5);
+    const auto a = ndarray::from(std::span<const double>(v));
+    const auto echoed = arrays.echo(id, a.view(), 30s);  // 128 B: below the threshold
+    REQUIRE(echoed.ok());
+    CHECK_FALSE(echoed.via_direct);
+    REQUIRE(echoed.array);
+    CHECK(same_bytes(*echoed.array, a.view()));
+    // Pushed through the controller, pulled over the direct path: one store.
+    REQUIRE(arrays.push(id, "small", a.view(), 30s).ok());
+    const auto pulled = arrays.pull(id, "small", 30s);
+    REQUIRE(pulled.ok());
+    CHECK(pulled.via_direct);
+    REQUIRE(pulled.array);
+    CHECK(same_bytes(*pulled.array, a.view()));
+}
+
 TEST_CASE("C++ engine: a wrong key gets no answer on the direct path") {
     array_client arrays(shared_client());
     const std::string ep = arrays.discover_direct(engine_id(), 30s);
