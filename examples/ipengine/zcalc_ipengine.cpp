@@ -3,6 +3,7 @@
 //
 //   zcalc-ipengine [--profile-dir D] [--cluster-id C] [--file F] [--id N | --mpi]
 //                  [--wait S] [--reregister] [--max-missed-heartbeats N]
+//                  [--direct-interface tcp://IP | --no-direct]
 //
 // ipcluster launches it through engine_cmd (it appends --profile-dir and --cluster-id):
 //   c.EngineLauncher.engine_cmd = ['/path/to/zcalc-ipengine']
@@ -16,15 +17,30 @@
 // raw buffer. Ops: sum (value = the sum, no buffer), scale (a * factor, "<f8"), matmul
 // (a @ b, 2-D "<f8"), echo (the received buffer sent back without a copy). On bad input:
 // data {status: "error", evalue}.
+//
+// The direct path (docs/IPYPARALLEL-CLIENT.md, "The direct path"): unless --no-direct, the
+// engine binds a zsession::ipp::direct_server (of the client library) on
+// <direct-interface>:* (default tcp://127.0.0.1), signed with the cluster key, and advertises
+// it in kernel_info_reply as "zsession": {"version": 1, "direct": url}. It answers the array
+// ops of the Python helper: push (keeps the array under its name, a view pinning the received
+// frame), pull (expr = a pushed name), echo, info. The arrays live beside the calc language
+// (calc code does not see them). The comm target "zsession.array" serves the same ops and
+// arrays through the controller.
 #include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "../kernel/calc.hpp"
+#include "zsession/ipp/client_arrays.hpp"
 #include "zsession/ipp/engine.hpp"
 
 namespace {
@@ -250,6 +266,120 @@ class arrays_handler final : public comm_handler {
     }
 };
 
+// -- the direct path ------------------------------------------------------------------------
+
+/// The arrays pushed over the direct path, and the answers to its ops. Called on the
+/// direct_server's thread; the mutex only guards against the endpoint being set late.
+class direct_arrays {
+  public:
+    void set_endpoint(std::string ep) {
+        std::lock_guard lock(mu_);
+        endpoint_ = std::move(ep);
+    }
+    ipp::array_reply operator()(const ipp::array_request& r) {
+        std::lock_guard lock(mu_);
+        using reply = ipp::array_reply;
+        if (r.op == "push") {
+            if (r.name.empty() || !r.array) return error("ValueError", "push needs name and array");
+            arrays_.insert_or_assign(r.name, *r.array);  // pins the received frame: no copy
+            return reply{.status = "ok", .nbytes = r.array->nbytes()};
+        }
+        if (r.op == "pull") {
+            const auto it = arrays_.find(r.expr);
+            if (it == arrays_.end()) {
+                return error("NameError", "name '" + r.expr + "' is not a pushed array");
+            }
+            return reply{.status = "ok", .nbytes = it->second.nbytes(), .array = it->second};
+        }
+        if (r.op == "echo") {
+            if (!r.array) return error("ValueError", "echo needs an array");
+            return reply{.status = "ok", .nbytes = r.array->nbytes(), .array = *r.array};
+        }
+        if (r.op == "info") return reply{.status = "ok", .direct = endpoint_};
+        return error("ValueError", "unknown op '" + r.op + "' (push, pull, echo, info)");
+    }
+
+  private:
+    static ipp::array_reply error(std::string ename, std::string evalue) {
+        return ipp::array_reply{
+            .status = "error", .ename = std::move(ename), .evalue = std::move(evalue)};
+    }
+    std::mutex mu_;
+    std::string endpoint_;
+    std::map<std::string, ndarray_view> arrays_;
+};
+
+/// The `zsession.array` comm's maps (docs/IPYPARALLEL-CLIENT.md, "Arrays without pickle").
+struct zs_wire_request {
+    std::string op, name, expr, dtype;
+    std::vector<std::uint64_t> shape;
+    std::string order = "C";
+    MSGPACK_DEFINE_MAP(op, name, expr, dtype, shape, order)
+};
+struct zs_wire_reply {
+    std::string status = "ok", op, ename, evalue, dtype, order = "C", direct;
+    std::vector<std::uint64_t> shape;
+    std::uint64_t nbytes = 0;
+    MSGPACK_DEFINE_MAP(status, op, ename, evalue, dtype, order, direct, shape, nbytes)
+};
+
+/// The `zsession.array` comm target: the same ops and arrays as the direct path, through the
+/// controller (a comm_msg on iopub per request, the array as its one buffer).
+class zsession_array_handler final : public comm_handler {
+  public:
+    explicit zsession_array_handler(std::shared_ptr<direct_arrays> a) : arrays_(std::move(a)) {}
+    void on_msg(comm& c, const comm_message& m) override { answer(c, m, *arrays_); }
+
+    static void answer(comm& c, const comm_message& m, direct_arrays& arrays) {
+        zs_wire_reply out;
+        std::vector<buffer> bufs;
+        try {
+            const auto w = m.data_as<zs_wire_request>();
+            out.op = w.op;
+            ipp::array_request r{.op = w.op, .name = w.name, .expr = w.expr};
+            if (!w.dtype.empty()) {
+                if (m.buffers.size() != 1) throw std::invalid_argument("an array needs 1 buffer");
+                r.array = ndarray_view(dtype::parse(w.dtype),
+                                       std::vector<std::size_t>(w.shape.begin(), w.shape.end()),
+                                       m.buffers[0], array_order_from_string(w.order));
+            }
+            const auto rep = arrays(r);
+            out.status = rep.status;
+            out.ename = rep.ename;
+            out.evalue = rep.evalue;
+            out.direct = rep.direct;
+            out.nbytes = rep.nbytes;
+            if (rep.array) {
+                out.dtype = rep.array->type().str();
+                out.shape.assign(rep.array->shape().begin(), rep.array->shape().end());
+                out.order = std::string(to_string(rep.array->order()));
+                bufs.push_back(rep.array->bytes());
+            }
+        } catch (const std::exception& e) {
+            out.status = "error";
+            out.ename = "ValueError";
+            out.evalue = e.what();
+            bufs.clear();
+        }
+        c.send(out, std::move(bufs));
+    }
+
+  private:
+    std::shared_ptr<direct_arrays> arrays_;
+};
+
+/// The direct server's session: the engine's key, scheme and limits, JSON packer.
+session_options direct_session_options(const engine_options& o) {
+    session_options so;
+    so.key = o.connection.key;
+    so.signature_scheme = o.connection.signature_scheme;
+    so.username = "zsession-ipengine";
+    so.packer = packer_kind::json;
+    so.limits = o.limits;
+    so.copy_threshold = o.copy_threshold;
+    return so;
+}
+
 std::atomic<engine*> running{nullptr};
 
 extern "C" void on_signal(int) {
@@ -266,14 +396,25 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "zcalc-ipengine: %s\n", e.what());
         return 2;
     }
-    for (const auto& a : args.unknown) {
+    std::optional<std::string> direct_interface = "tcp://127.0.0.1";
+    for (std::size_t i = 0; i < args.unknown.size(); ++i) {
+        const std::string& a = args.unknown[i];
         if (a == "--help" || a == "-h") {
             std::printf(
                 "usage: zcalc-ipengine [--profile-dir D] [--cluster-id C] [--file F]\n"
-                "       [--id N | --mpi] [--wait S] [--reregister] [--max-missed-heartbeats N]\n");
+                "       [--id N | --mpi] [--wait S] [--reregister] [--max-missed-heartbeats N]\n"
+                "       [--direct-interface tcp://IP | --no-direct]\n");
             return 0;
         }
-        std::fprintf(stderr, "zcalc-ipengine: ignoring argument %s\n", a.c_str());
+        if (a == "--no-direct") {
+            direct_interface.reset();
+        } else if (a.rfind("--direct-interface=", 0) == 0) {
+            direct_interface = a.substr(std::string_view("--direct-interface=").size());
+        } else if (a == "--direct-interface" && i + 1 < args.unknown.size()) {
+            direct_interface = args.unknown[++i];
+        } else {
+            std::fprintf(stderr, "zcalc-ipengine: ignoring argument %s\n", a.c_str());
+        }
     }
     try {
         engine_options o;
@@ -282,6 +423,17 @@ int main(int argc, char** argv) {
         o.requested_id = args.mpi ? mpi_rank_from_env() : args.id;
         o.lost_policy = args.reregister ? on_controller_lost::reregister : on_controller_lost::exit;
         o.max_missed_heartbeats = args.max_missed_heartbeats;
+        // The direct endpoint first, so kernel_info can advertise it from the start.
+        std::unique_ptr<direct_server> direct;
+        auto arrays = std::make_shared<direct_arrays>();
+        if (direct_interface) {
+            direct = std::make_unique<direct_server>(
+                direct_session_options(o),
+                [arrays](const ipp::array_request& r) { return (*arrays)(r); },
+                *direct_interface + ":*");
+            arrays->set_endpoint(direct->endpoint());
+            o.direct_endpoint = direct->endpoint();
+        }
         engine e(o, std::make_unique<calc_interpreter>());
         e.register_comm_target("zcalc.arrays", [](comm& c, const comm_message& open) {
             // An open that already carries an op is answered at once.
@@ -291,6 +443,14 @@ int main(int argc, char** argv) {
             }
             return std::make_unique<arrays_handler>();
         });
+        e.register_comm_target(std::string(array_comm_target),
+                               [arrays](comm& c, const comm_message& open) {
+                                   // An open that carries an op is answered at once.
+                                   if (open.data.type == msgpack::type::MAP) {
+                                       zsession_array_handler::answer(c, open, *arrays);
+                                   }
+                                   return std::make_unique<zsession_array_handler>(arrays);
+                               });
         running = &e;
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);

@@ -338,6 +338,23 @@ struct engine::impl final : detail::comm_channel {
         return k;
     }
 
+    /// kernel_info_reply; with opt.direct_endpoint set, also "zsession": {version, direct}.
+    void send_kernel_info(zmq::socket_t& sock, const message& req) {
+        const auto k = kernel_info();
+        if (opt.direct_endpoint.empty()) {
+            reply(sock, req, "kernel_info_reply", k);
+            return;
+        }
+        detail::kernel_info_direct_content d;
+        d.protocol_version = k.protocol_version;
+        d.implementation = k.implementation;
+        d.implementation_version = k.implementation_version;
+        d.language_info = k.language_info;
+        d.banner = k.banner;
+        d.zsession.direct = opt.direct_endpoint;
+        reply(sock, req, "kernel_info_reply", d);
+    }
+
     void complete(zmq::socket_t& sock, const message& req) {
         const auto c = req.content_as<detail::code_request>();
         status_guard g(*this, req);
@@ -484,7 +501,7 @@ struct engine::impl final : detail::comm_channel {
                 apply(sock, req);
             } else if (type == "kernel_info_request") {
                 status_guard g(*this, req);
-                reply(sock, req, "kernel_info_reply", kernel_info());
+                send_kernel_info(sock, req);
             } else if (type == "comm_open" || type == "comm_msg" || type == "comm_close") {
                 on_comm(req);
             } else if (type == "complete_request") {
@@ -565,7 +582,7 @@ struct engine::impl final : detail::comm_channel {
                 shutdown_requested = true;
             } else if (type == "kernel_info_request") {
                 status_guard g(*this, req);
-                reply(sock, req, "kernel_info_reply", kernel_info());
+                send_kernel_info(sock, req);
             } else {
                 log("ignored %s on control", type.c_str());
             }

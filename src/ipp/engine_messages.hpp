@@ -131,6 +131,23 @@ struct kernel_info_content {
     MSGPACK_DEFINE_MAP(status, protocol_version, implementation, implementation_version,
                        language_info, banner, help_links)
 };
+/// kernel_info_reply's "zsession" field: how a C++ engine advertises its direct data
+/// endpoint (docs/IPYPARALLEL-CLIENT.md, "The direct path").
+struct zsession_info_content {
+    int version = 1;
+    std::string direct;
+    MSGPACK_DEFINE_MAP(version, direct)
+};
+/// kernel_info_reply content of an engine with a direct endpoint.
+struct kernel_info_direct_content {
+    std::string status = "ok", protocol_version, implementation, implementation_version;
+    language_info_content language_info;
+    std::string banner;
+    std::vector<empty_map> help_links;
+    zsession_info_content zsession;
+    MSGPACK_DEFINE_MAP(status, protocol_version, implementation, implementation_version,
+                       language_info, banner, help_links, zsession)
+};
 
 struct complete_content {
     std::string status = "ok";

@@ -1,9 +1,10 @@
 """Starts a throwaway ipyparallel cluster on 127.0.0.1 and runs a program against it.
 
-    cluster.py [--engines N] [--ipcontroller-arg ARG]... -- PROGRAM [ARGS...]
+    cluster.py [--engines N] [--cxx-engine EXE [--cxx-engines M]] [--ipcontroller-arg ARG]...
+               -- PROGRAM [ARGS...]
 
 Debian's ipcontroller (--nodb, fast heartbeats so dead engines are noticed within ~2 s) with a
-temporary profile dir, and N Python ipengines. PROGRAM runs with ZSESSION_IPP_PROFILE set to
+temporary profile dir, N Python ipengines and M C++ engines EXE (zcalc-ipengine). PROGRAM runs with ZSESSION_IPP_PROFILE set to
 the profile dir once every engine registered; its exit status is this script's. Every process
 started here is stopped by its pid, whatever happens (try/finally), and everything is bounded
 in time.
@@ -66,6 +67,8 @@ def main():
     signal.signal(signal.SIGINT, _exit_on_signal)
     ap = argparse.ArgumentParser()
     ap.add_argument("--engines", type=int, default=2)
+    ap.add_argument("--cxx-engine", default=None)
+    ap.add_argument("--cxx-engines", type=int, default=1)
     ap.add_argument("--ipcontroller-arg", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=150)
     ap.add_argument("program", nargs=argparse.REMAINDER)
@@ -91,9 +94,16 @@ def main():
                     ["ipengine", f"--profile-dir={profile}", "--log-level=WARN",
                      "--IPEngine.enable_nanny=False"],
                     stdout=logs, stderr=subprocess.STDOUT))
-            while count_engines(client_file) < args.engines:
+            total = args.engines
+            if args.cxx_engine:
+                for _ in range(args.cxx_engines):
+                    procs.append(subprocess.Popen(
+                        [args.cxx_engine, "--profile-dir", profile, "--wait", "30"],
+                        stdout=logs, stderr=subprocess.STDOUT))
+                total += args.cxx_engines
+            while count_engines(client_file) < total:
                 if time.time() > deadline:
-                    raise RuntimeError(f"{args.engines} engines did not register in time")
+                    raise RuntimeError(f"{total} engines did not register in time")
                 time.sleep(0.25)
             env = dict(os.environ, ZSESSION_IPP_PROFILE=profile,
                        ZSESSION_IPP_ENGINE_PIDS=",".join(str(p.pid) for p in procs[1:]))

@@ -43,6 +43,11 @@ struct engine_options {
     std::size_t copy_threshold = default_copy_threshold;
     /// Log lines ("[ipengine N] ...") on stderr.
     bool verbose = true;
+    /// A direct data endpoint beside the controller ("tcp://127.0.0.1:41234") that the engine
+    /// advertises in its kernel_info_reply as `"zsession": {"version": 1, "direct": url}`
+    /// (docs/IPYPARALLEL-CLIENT.md). The engine does not serve it: the program does (e.g. a
+    /// zsession::ipp::direct_server of the client library, as zcalc-ipengine). "" = none.
+    std::string direct_endpoint;
 };
 
 enum class run_result {
