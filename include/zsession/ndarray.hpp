@@ -165,13 +165,17 @@ class ndarray_view : public array_layout {
     /// The elements in memory order. Throws usage_error unless holds<T>() and data() is
     /// aligned for T. The span is valid while this view (or a copy of bytes()) lives.
     template <element_type T>
-    std::span<const T> values() const {
+    std::span<const T> values() const& {
         require_type<T>();
         if (reinterpret_cast<std::uintptr_t>(data()) % alignof(T) != 0) {
             throw usage_error("array data is not aligned for its element type; use copy()");
         }
         return {reinterpret_cast<const T*>(data()), size()};
     }
+    /// The span would outlive a temporary view, which may be the bytes' only pin (a small
+    /// received array copied to aligned memory): keep the view in a variable.
+    template <element_type T>
+    std::span<const T> values() const&& = delete;
     /// An owning, aligned copy (the one explicit copy).
     ndarray copy() const;
 
