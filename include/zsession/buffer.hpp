@@ -31,8 +31,19 @@ class bytes_view {
     constexpr bytes_view(const void* data, std::size_t size) noexcept
         : data_(static_cast<const std::byte*>(data)), size_(size) {}
     constexpr bytes_view(std::string_view s) noexcept : bytes_view(s.data(), s.size()) {}
+    /// The string's bytes (no terminating NUL).
+    bytes_view(const std::string& s) noexcept : bytes_view(s.data(), s.size()) {}
+    /// A string literal's bytes, without its terminating NUL: bytes_view("abc").size() == 3.
+    template <std::size_t N>
+    constexpr bytes_view(const char (&literal)[N]) noexcept
+        : bytes_view(literal, N > 0 ? N - 1 : 0) {}
+    /// A vector's elements as bytes (size() * sizeof(T)).
     template <class T>
-    constexpr bytes_view(std::span<T> s) noexcept : bytes_view(s.data(), s.size_bytes()) {}
+    requires std::is_arithmetic_v<T> bytes_view(const std::vector<T>& v)
+    noexcept : bytes_view(v.data(), v.size() * sizeof(T)) {}
+    /// A span's elements as bytes (any extent).
+    template <class T, std::size_t N>
+    constexpr bytes_view(std::span<T, N> s) noexcept : bytes_view(s.data(), s.size_bytes()) {}
 
     constexpr const std::byte* data() const noexcept { return data_; }
     constexpr std::size_t size() const noexcept { return size_; }
