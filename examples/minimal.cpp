@@ -25,10 +25,11 @@ int main() {
 
     std::optional<zsession::message> got = s.recv(server);  // verified before it is parsed
     auto req = got->content_as<request>();
-    const auto* values = reinterpret_cast<const double*>(got->buffers[0].data());  // a view
+    zsession::buffer frame = got->buffers[0].aligned_for<double>();  // the frame, or 1 aligned copy
+    std::span<const double> values = frame.values<double>();  // checked: aligned, whole doubles
     std::printf("%s from %s: op=%s repeat=%d, %zu bytes, first value %.1f\n",
                 got->header.msg_type.c_str(), got->header.username.c_str(), req.op.c_str(),
-                req.repeat, got->buffers[0].size(), values[0]);
+                req.repeat, values.size_bytes(), values[0]);
 
     zsession::message reply = s.make_reply(*got, "apply_reply");  // routed back to the client
     reply.set_content(std::map<std::string, double>{{"sum", 3 * 0.5 * (1 << 20)}});

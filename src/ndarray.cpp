@@ -187,7 +187,10 @@ ndarray_view handler<ndarray_view>::decode(const ndarray_header& h, std::span<co
             throw decode_error("|b1 array holds a byte other than 0 or 1");
         }
     }
-    return ndarray_view(type, std::move(shape), in[0], order);
+    // What the resolver hands out is aligned for its dtype: a frame small enough to share
+    // libzmq's batch buffer may start anywhere and is copied once; a large frame (its own
+    // allocation) stays a view of the frame.
+    return ndarray_view(type, std::move(shape), in[0].aligned(type.alignment()), order);
 }
 
 }  // namespace zsession

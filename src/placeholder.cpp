@@ -82,6 +82,11 @@ placeholder placeholder::from_object(const msgpack::object& o) {
 }
 
 msgpack::object placeholder::to_object(msgpack::zone& z) const {
+    if (handler.empty()) {
+        throw usage_error(
+            "a default-constructed placeholder (no handler) cannot be sent: assign it from "
+            "offload() before set_content/encode");
+    }
     msgpack::object sizes_obj(sizes, z);
     std::vector<std::string> names;
     for (zsession::compression c : compression) names.emplace_back(to_string(c));
@@ -165,7 +170,22 @@ std::size_t resolver::claimed() const noexcept {
     return static_cast<std::size_t>(std::count(claimed_.begin(), claimed_.end(), true));
 }
 
+namespace {
+
+/// An empty placeholder is what a struct holds when its placeholder field was missing from
+/// the received content: say so rather than "no handler named ''".
+void require_set(const placeholder& p) {
+    if (p.handler.empty()) {
+        throw decode_error(
+            "placeholder has no handler: the content lacks this placeholder field (a "
+            "default-constructed placeholder)");
+    }
+}
+
+}  // namespace
+
 void resolver::check_handler(const placeholder& p, std::type_index type) const {
+    require_set(p);
     const handler_entry& named = reg_.find(std::string_view(p.handler));
     const handler_entry& mine = reg_.find(type);
     if (named.type != mine.wire_type) {
@@ -232,6 +252,7 @@ std::vector<buffer> resolver::claim(const placeholder& p) {
 }
 
 std::any resolver::resolve_any(const placeholder& p) {
+    require_set(p);
     (void)reg_.find(std::string_view(p.handler));  // unknown_handler_error before claiming
     const std::vector<buffer> in = claim(p);
     return reg_.decode_any(p.handler, p.header, in);

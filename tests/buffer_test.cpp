@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <numeric>
 #include <thread>
@@ -139,4 +140,28 @@ TEST_CASE("the keepalive is released exactly once, after libzmq is done") {
         }
         CHECK(destroyed == 1);
     }
+}
+
+TEST_CASE("bytes_view from std::string, string literals, vectors and spans") {
+    const std::string s = "hello";
+    const bytes_view a = s;
+    CHECK(a.data() == reinterpret_cast<const std::byte*>(s.data()));
+    CHECK(a.size() == 5);
+    const bytes_view lit = "abc";  // without the terminating NUL
+    CHECK(lit.size() == 3);
+    CHECK(lit.as_string_view() == "abc");
+    const std::vector<double> v(4, 1.5);
+    const bytes_view bv = v;
+    CHECK(bv.data() == reinterpret_cast<const std::byte*>(v.data()));
+    CHECK(bv.size() == 32);
+    const std::vector<std::uint8_t> none;
+    CHECK(bytes_view(none).empty());
+    const std::span<const double> dyn(v);
+    CHECK(bytes_view(dyn).size() == 32);
+    const std::span<const double, 4> fixed(v.data(), 4);
+    CHECK(bytes_view(fixed).size() == 32);
+    std::array<std::int32_t, 3> arr{1, 2, 3};
+    CHECK(bytes_view(std::span(arr)).size() == 12);
+    CHECK(bytes_view(std::string_view("xy")).size() == 2);
+    CHECK(bytes_view(s) == bytes_view("hello"));
 }

@@ -163,7 +163,8 @@ TEST_CASE("a tensor travels zero-copy: producer memory on send, frame memory on 
     resolver r(got, reg());
     const dlpack_tensor t = r.resolve<dlpack_tensor>(c.at("t"));
     CHECK(t.dl().data == got.buffers[0].data());
-    CHECK(t.view().values<double>().size() == 1024);
+    const ndarray_view tv = t.view();
+    CHECK(tv.values<double>().size() == 1024);
     DLManagedTensor* out = t.to_dlpack();
     CHECK(out->dl_tensor.data == got.buffers[0].data());
     out->deleter(out);

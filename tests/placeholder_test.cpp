@@ -319,3 +319,48 @@ TEST_CASE("a container offloads only the items above the inline threshold") {
     for (std::size_t i = 0; i < items.size(); ++i) CHECK(res.get(got.items[i]) == items[i]);
     CHECK_FALSE(got.items[42].is_inline());
 }
+
+namespace {
+struct with_one {
+    std::string name;
+    placeholder data;
+    MSGPACK_DEFINE_MAP(name, data)
+};
+struct name_only {
+    std::string name;
+    MSGPACK_DEFINE_MAP(name)
+};
+}  // namespace
+
+TEST_CASE("a default-constructed placeholder is refused at the sender") {
+    session s(session_options{});
+    message m = s.make_message("t");
+    try {
+        m.set_content(with_one{"x", placeholder{}});
+        FAIL("set_content accepted an empty placeholder");
+    } catch (const usage_error& e) {
+        CHECK(std::string(e.what()).find("default-constructed placeholder") != std::string::npos);
+    }
+    msgpack::sbuffer out;  // packing it directly is refused the same way
+    CHECK_THROWS_AS(msgpack::pack(out, with_one{"x", placeholder{}}), usage_error);
+    with_one ok{"x", offload(s, m, std::string("payload"))};
+    CHECK_NOTHROW(m.set_content(ok));
+}
+
+TEST_CASE("a missing placeholder field is a decode_error that says so, not an unknown handler") {
+    session s(session_options{});
+    message m = s.make_message("t");
+    m.set_content(name_only{"x"});
+    message r = s.decode(s.encode(m));
+    const with_one got = r.content_as<with_one>();  // the field is absent: default placeholder
+    resolver res(s, r);
+    try {
+        (void)res.resolve<std::string>(got.data);
+        FAIL("resolved an absent placeholder");
+    } catch (const unknown_handler_error&) {
+        FAIL("reported as an unknown handler");
+    } catch (const decode_error& e) {
+        CHECK(std::string(e.what()).find("lacks this placeholder field") != std::string::npos);
+    }
+    CHECK_THROWS_AS(res.resolve_any(got.data), decode_error);
+}

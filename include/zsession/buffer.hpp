@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -14,6 +15,8 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include "zsession/error.hpp"
 
 namespace zmq {
 class message_t;
@@ -28,8 +31,19 @@ class bytes_view {
     constexpr bytes_view(const void* data, std::size_t size) noexcept
         : data_(static_cast<const std::byte*>(data)), size_(size) {}
     constexpr bytes_view(std::string_view s) noexcept : bytes_view(s.data(), s.size()) {}
+    /// The string's bytes (no terminating NUL).
+    bytes_view(const std::string& s) noexcept : bytes_view(s.data(), s.size()) {}
+    /// A string literal's bytes, without its terminating NUL: bytes_view("abc").size() == 3.
+    template <std::size_t N>
+    constexpr bytes_view(const char (&literal)[N]) noexcept
+        : bytes_view(literal, N > 0 ? N - 1 : 0) {}
+    /// A vector's elements as bytes (size() * sizeof(T)).
     template <class T>
-    constexpr bytes_view(std::span<T> s) noexcept : bytes_view(s.data(), s.size_bytes()) {}
+    requires std::is_arithmetic_v<T> bytes_view(const std::vector<T>& v)
+    noexcept : bytes_view(v.data(), v.size() * sizeof(T)) {}
+    /// A span's elements as bytes (any extent).
+    template <class T, std::size_t N>
+    constexpr bytes_view(std::span<T, N> s) noexcept : bytes_view(s.data(), s.size_bytes()) {}
 
     constexpr const std::byte* data() const noexcept { return data_; }
     constexpr std::size_t size() const noexcept { return size_; }
@@ -97,7 +111,61 @@ class buffer {
     /// A sub-range sharing this buffer's pin. Throws usage_error when outside.
     [[nodiscard]] buffer slice(std::size_t offset, std::size_t count) const;
 
+    /// True when data() is a multiple of `alignment` (an empty buffer is always aligned).
+    bool is_aligned(std::size_t alignment) const noexcept {
+        return empty() || reinterpret_cast<std::uintptr_t>(data()) % alignment == 0;
+    }
+    /// This buffer itself (same bytes, same pin, no copy) when data() is aligned to
+    /// `alignment`; otherwise one copy into new storage aligned to alignof(std::max_align_t).
+    /// A received frame small enough to share libzmq's batch buffer may start at any
+    /// address; a large frame has its own allocation and comes back unchanged. Throws
+    /// usage_error unless `alignment` is a power of two <= alignof(std::max_align_t).
+    [[nodiscard]] buffer aligned(std::size_t alignment) const;
+    /// aligned(alignof(T)).
+    template <class T>
+    [[nodiscard]] buffer aligned_for() const {
+        return aligned(alignof(T));
+    }
+
+    /// The bytes as elements of T, no copy. Throws usage_error when size() is not a
+    /// multiple of sizeof(T) or data() is not aligned for T (a small received frame may not
+    /// be: use aligned_for<T>() first, or aligned_copy<T>()). The span is valid while this
+    /// buffer (or a copy of it) lives, so it is refused on a temporary buffer.
+    template <class T>
+    requires std::is_trivially_copyable_v<T> std::span<const T> values()
+    const& {
+        check_elements(sizeof(T));
+        if (!is_aligned(alignof(T))) {
+            throw usage_error(
+                "buffer data is not aligned for the element type; use aligned_for<T>() or "
+                "aligned_copy<T>()");
+        }
+        if (empty()) return {};
+        return {reinterpret_cast<const T*>(data()), size() / sizeof(T)};
+    }
+    template <class T>
+    std::span<const T> values() const&& = delete;
+    /// The bytes copied into a new vector of T (aligned, owned; any address is fine).
+    /// Throws usage_error when size() is not a multiple of sizeof(T).
+    template <class T>
+    requires std::is_trivially_copyable_v<T> std::vector<T> aligned_copy()
+    const {
+        check_elements(sizeof(T));
+        std::vector<T> out(size() / sizeof(T));
+        if (!empty()) std::memcpy(out.data(), data(), size());
+        return out;
+    }
+
   private:
+    /// Throws usage_error when size() is not a multiple of `element_size`.
+    void check_elements(std::size_t element_size) const {
+        if (size() % element_size != 0) {
+            throw usage_error("buffer of " + std::to_string(size()) +
+                              " bytes is not a whole number of " + std::to_string(element_size) +
+                              "-byte elements");
+        }
+    }
+
     bytes_view view_;
     std::shared_ptr<const void> keepalive_;
 };

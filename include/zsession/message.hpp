@@ -47,8 +47,11 @@ class message {
 
     /// Dynamic, typed reads without a struct: content_map().get<std::string>("code").
     /// Throws decode_error when the map is neither nil nor a map.
-    map_view content_map() const { return map_view(content_, "content"); }
-    map_view metadata_map() const { return map_view(metadata_, "metadata"); }
+    map_view content_map() const& { return map_view(content_, "content"); }
+    map_view metadata_map() const& { return map_view(metadata_, "metadata"); }
+    /// A map_view points into the message's storage: none from a temporary message.
+    map_view content_map() const&& = delete;
+    map_view metadata_map() const&& = delete;
 
     /// Arena for metadata/content objects built for this message; created on first use.
     msgpack::zone& zone();

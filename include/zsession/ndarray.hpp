@@ -143,10 +143,12 @@ class array_layout {
 /// A read-only array over a buffer it pins: typically a received frame (no copy).
 ///
 /// Alignment: a received frame may start at any address (libzmq packs small and batched
-/// messages at arbitrary offsets), so a view is not always aligned for its element type.
-/// is_aligned() says; values<T>() throws usage_error on a misaligned view instead of
-/// handing out a misaligned span (undefined behaviour); copy() makes an aligned owning
-/// copy; bytes() is always usable (memcpy from it is fine).
+/// messages at arbitrary offsets). The "ndarray" handler (what a resolver hands out) copies
+/// such a frame once into aligned memory, so a resolved view is always aligned for its
+/// dtype, and a large frame stays a view of the frame. A view built by hand over any
+/// buffer may not be: is_aligned() says; values<T>() throws usage_error on a misaligned
+/// view instead of handing out a misaligned span (undefined behaviour); copy() makes an
+/// aligned owning copy; bytes() is always usable (memcpy from it is fine).
 /// Thread safety: like buffer; a view may be read from several threads.
 class ndarray_view : public array_layout {
   public:
@@ -163,13 +165,17 @@ class ndarray_view : public array_layout {
     /// The elements in memory order. Throws usage_error unless holds<T>() and data() is
     /// aligned for T. The span is valid while this view (or a copy of bytes()) lives.
     template <element_type T>
-    std::span<const T> values() const {
+    std::span<const T> values() const& {
         require_type<T>();
         if (reinterpret_cast<std::uintptr_t>(data()) % alignof(T) != 0) {
             throw usage_error("array data is not aligned for its element type; use copy()");
         }
         return {reinterpret_cast<const T*>(data()), size()};
     }
+    /// The span would outlive a temporary view, which may be the bytes' only pin (a small
+    /// received array copied to aligned memory): keep the view in a variable.
+    template <element_type T>
+    std::span<const T> values() const&& = delete;
     /// An owning, aligned copy (the one explicit copy).
     ndarray copy() const;
 

@@ -156,6 +156,18 @@ class resolver {
     template <has_session_options S>
     resolver(const S& s, const message& m)
         : resolver(static_cast<const session_options&>(s.options()), m) {}
+    /// A resolver keeps references to the message's buffers and to the registry: one built
+    /// over a temporary message, registry, options or session would dangle on first use,
+    /// so these do not compile (tests/compile_fail_test.py).
+    resolver(const message&&, const registry&, const limits& = {}) = delete;
+    resolver(const message&, const registry&&, const limits& = {}) = delete;
+    resolver(const message&&, const registry&&, const limits& = {}) = delete;
+    resolver(const session_options&, const message&&) = delete;
+    resolver(const session_options&&, const message&) = delete;
+    template <has_session_options S>
+    resolver(const S&, const message&&) = delete;
+    template <has_session_options S>
+    resolver(const S&&, const message&) = delete;
 
     /// The value `p` stands for, as T. Throws unknown_handler_error (handler not in the
     /// registry), decode_error (bad indices, buffer claimed twice, size mismatch, header of
