@@ -80,12 +80,9 @@ buffer lz4_decompress(bytes_view in, std::size_t declared, std::size_t max_decom
 
 namespace {
 
-// True when a sample of `in` (up to 5 evenly spaced pieces) compresses to at most max_ratio.
-bool sample_pays(bytes_view in, const compression_options& o) {
-    const std::size_t piece = std::max<std::size_t>(o.sample_piece, 1);
-    if (in.size() <= 5 * piece) {
-        return static_cast<double>(lz4_compress(in).size()) <= o.max_ratio * in.size();
-    }
+// Up to five evenly spaced pieces of `in` (all of it when small).
+std::vector<char> take_sample(bytes_view in, std::size_t piece) {
+    if (in.size() <= 5 * piece) return std::vector<char>(in.chars(), in.chars() + in.size());
     std::vector<char> sample;
     sample.reserve(5 * piece);
     const std::size_t step = (in.size() - piece) / 4;
@@ -93,6 +90,16 @@ bool sample_pays(bytes_view in, const compression_options& o) {
         const char* p = in.chars() + i * step;
         sample.insert(sample.end(), p, p + piece);
     }
+    return sample;
+}
+
+// True when a sample of `in` (up to 5 evenly spaced pieces) compresses to at most max_ratio.
+bool sample_pays(bytes_view in, const compression_options& o) {
+    const std::size_t piece = std::max<std::size_t>(o.sample_piece, 1);
+    if (in.size() <= 5 * piece) {
+        return static_cast<double>(lz4_compress(in).size()) <= o.max_ratio * in.size();
+    }
+    const std::vector<char> sample = take_sample(in, piece);
     const buffer c = lz4_compress(bytes_view(sample.data(), sample.size()));
     return static_cast<double>(c.size()) <= o.max_ratio * sample.size();
 }
@@ -256,19 +263,6 @@ std::size_t max_input(compression codec) noexcept {
     return codec == compression::blosc ? blosc_max_input()
            : codec == compression::lz4 ? lz4_max_input()
                                        : std::numeric_limits<std::size_t>::max() / 2;
-}
-
-// Up to five evenly spaced pieces of `in` (all of it when small).
-std::vector<char> take_sample(bytes_view in, std::size_t piece) {
-    if (in.size() <= 5 * piece) return std::vector<char>(in.chars(), in.chars() + in.size());
-    std::vector<char> sample;
-    sample.reserve(5 * piece);
-    const std::size_t step = (in.size() - piece) / 4;
-    for (std::size_t i = 0; i < 5; ++i) {
-        const char* p = in.chars() + i * step;
-        sample.insert(sample.end(), p, p + piece);
-    }
-    return sample;
 }
 
 struct sample_result {
