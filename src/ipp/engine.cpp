@@ -355,13 +355,17 @@ struct engine::impl final : detail::comm_channel {
         reply(sock, req, "kernel_info_reply", d);
     }
 
+    // The request's cursor, clamped to the code; the end of the code when absent or negative.
+    static std::size_t cursor_of(const detail::code_request& c) {
+        return c.cursor_pos && *c.cursor_pos >= 0
+                   ? std::min<std::size_t>(static_cast<std::size_t>(*c.cursor_pos), c.code.size())
+                   : c.code.size();
+    }
+
     void complete(zmq::socket_t& sock, const message& req) {
         const auto c = req.content_as<detail::code_request>();
         status_guard g(*this, req);
-        const std::size_t cursor =
-            c.cursor_pos && *c.cursor_pos >= 0
-                ? std::min<std::size_t>(static_cast<std::size_t>(*c.cursor_pos), c.code.size())
-                : c.code.size();
+        const std::size_t cursor = cursor_of(c);
         detail::complete_content out;
         out.cursor_start = out.cursor_end = static_cast<std::int64_t>(cursor);
         std::lock_guard lock(interp_mutex);
@@ -376,10 +380,7 @@ struct engine::impl final : detail::comm_channel {
     void inspect(zmq::socket_t& sock, const message& req) {
         const auto c = req.content_as<detail::code_request>();
         status_guard g(*this, req);
-        const std::size_t cursor =
-            c.cursor_pos && *c.cursor_pos >= 0
-                ? std::min<std::size_t>(static_cast<std::size_t>(*c.cursor_pos), c.code.size())
-                : c.code.size();
+        const std::size_t cursor = cursor_of(c);
         detail::inspect_content out;
         std::lock_guard lock(interp_mutex);
         if (auto r = interp->inspect(c.code, cursor)) {
