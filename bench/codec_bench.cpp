@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     const std::size_t max_bytes = o.max_bytes_or(64 << 10, 64 << 20);
     const unsigned repeats = o.repeats_or(2, 10);
     const std::size_t per_batch = o.by_mode(50, 500);
-    const zsession::session s = bench::make_session(zsession::default_copy_threshold);
+    const zsession::session s = bench::make_session(zsession::default_copy_threshold, o.packer);
     for (std::size_t bytes : zsession::log_sizes(64, max_bytes, 1)) {
         const bench::payload pl(bytes);
         zsession::message sample = s.make_message("data");

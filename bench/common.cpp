@@ -21,7 +21,8 @@ namespace {
 [[noreturn]] void usage(const char* prog, std::string_view extra, int status) {
     std::fprintf(stderr,
                  "usage: %s [--json] [--quick] [--pin|--no-pin] [--cpu N]\n"
-                 "          [--transports inproc,ipc,tcp] [--max-bytes N] [--repeats N]\n%.*s",
+                 "          [--transports inproc,ipc,tcp] [--max-bytes N] [--repeats N]\n"
+                 "          [--packer msgpack|json]\n%.*s",
                  prog, static_cast<int>(extra.size()), extra.data());
     std::exit(status);
 }
@@ -65,7 +66,15 @@ options parse_options(int argc, char** argv, std::string_view usage_extra, bool 
             o.max_bytes = std::stoull(value());
         else if (a == "--repeats")
             o.repeats = static_cast<unsigned>(std::stoul(value()));
-        else if (a == "--help" || a == "-h")
+        else if (a == "--packer") {
+            const std::string p = value();
+            if (p == "msgpack")
+                o.packer = zsession::packer_kind::msgpack;
+            else if (p == "json")
+                o.packer = zsession::packer_kind::json;
+            else
+                usage(argv[0], usage_extra, 2);
+        } else if (a == "--help" || a == "-h")
             usage(argv[0], usage_extra, 0);
         else
             usage(argv[0], usage_extra, 2);
@@ -127,6 +136,8 @@ void emit(const options& o, const record& r) {
         j["baseline_ratio"] = opt(r.baseline_ratio);
         j["messages"] = r.messages;
         j["pinned"] = o.pin;
+        j["packer"] = packer_name(o.packer);
+        if (r.allocs_per_msg) j["allocs_per_msg"] = *r.allocs_per_msg;
         std::cout << j.dump() << '\n' << std::flush;
         return;
     }
@@ -138,15 +149,22 @@ void emit(const options& o, const record& r) {
                   r.bench.c_str(), r.transport.c_str(), r.mode.c_str(), r.impl.c_str(),
                   human_bytes(r.bytes).c_str(), num(r.msgs_per_s), num(r.gb_per_s),
                   num(r.median_us), num(r.p99_us), num(r.baseline_ratio));
-    std::cout << line << '\n' << std::flush;
+    std::cout << line << "  " << packer_name(o.packer);
+    if (r.allocs_per_msg) std::cout << "  allocs " << *r.allocs_per_msg;
+    std::cout << '\n' << std::flush;
 }
 
 void progress(const options& o, const std::string& line) {
     (o.json ? std::cerr : std::cout) << line << '\n' << std::flush;
 }
 
-zsession::session make_session(std::size_t copy_threshold) {
+std::string_view packer_name(zsession::packer_kind packer) {
+    return packer == zsession::packer_kind::json ? "json" : "msgpack";
+}
+
+zsession::session make_session(std::size_t copy_threshold, zsession::packer_kind packer) {
     zsession::session_options so;
+    so.packer = packer;
     so.key = std::string(key);
     so.username = "bench";
     so.copy_threshold = copy_threshold;

@@ -26,6 +26,7 @@ namespace bench {
 ///   --transports a,b  subset of inproc,ipc,tcp
 ///   --max-bytes N     largest message size swept (throughput, codec)
 ///   --repeats N       interleaved repetitions per point
+///   --packer P        msgpack (default) or json: the packer of every session the bench makes
 struct options {
     bool json = false;
     bool quick = false;
@@ -34,6 +35,7 @@ struct options {
     std::vector<std::string> transports = {"inproc", "ipc", "tcp"};
     std::size_t max_bytes = 0;  ///< 0: the benchmark's own default for the mode
     unsigned repeats = 0;       ///< 0: the benchmark's own default for the mode
+    zsession::packer_kind packer = zsession::packer_kind::msgpack;
 
     /// `quick_value` in the smoke run, `full_value` otherwise.
     template <class T>
@@ -77,13 +79,17 @@ struct record {
     std::size_t bytes = 0;
     std::optional<double> msgs_per_s{}, gb_per_s{}, median_us{}, p99_us{}, baseline_ratio{};
     std::uint64_t messages = 0;
+    /// Heap allocations (malloc and friends, every thread) per message or round trip; only
+    /// written when measured (latency_allocs).
+    std::optional<double> allocs_per_msg{};
 };
 
 /// A rate record: `bytes` per message at `msgs_per_s`, and the GB/s (1e9 B/s) they make.
 record rate_record(std::string bench, std::string transport, std::string mode, std::string impl,
                    std::size_t bytes, double msgs_per_s);
 
-/// Prints `r`: a JSON line on stdout with --json, else a human-readable line on stdout.
+/// Prints `r`: a JSON line on stdout with --json (with "packer": "msgpack"|"json" and
+/// "pinned" from `o`), else a human-readable line on stdout.
 void emit(const options& o, const record& r);
 /// Human-readable progress: stderr with --json (stdout stays pure JSON), else stdout.
 void progress(const options& o, const std::string& line);
@@ -91,8 +97,12 @@ void progress(const options& o, const std::string& line);
 /// The signing key every benchmark session uses (signed, as Jupyter runs).
 inline constexpr std::string_view key = "zsession-benchmark-key";
 
-/// A session with the benchmark key and `copy_threshold`.
-zsession::session make_session(std::size_t copy_threshold);
+/// A session with the benchmark key, `copy_threshold` and `packer`.
+zsession::session make_session(std::size_t copy_threshold,
+                               zsession::packer_kind packer = zsession::packer_kind::msgpack);
+
+/// "msgpack" or "json".
+std::string_view packer_name(zsession::packer_kind packer);
 
 /// The content of a typical small request: a map with about 100 bytes of packed content
 /// (code, flags, an empty user_expressions map). Lives as long as the process.

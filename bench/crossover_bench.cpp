@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     co.repeats = o.repeats_or(1, co.repeats);
     co.steps_per_octave = o.by_mode(1u, co.steps_per_octave);
     if (o.quick) co.time_per_point = std::chrono::milliseconds(5);
-    const zsession::session s = bench::make_session(0);
+    const zsession::session s = bench::make_session(0, o.packer);
     zsession::message sample = s.make_message("calibrate");
     const bench::raw_message raw(s, sample);
 

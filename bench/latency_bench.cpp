@@ -11,7 +11,15 @@
 
 #include "common.hpp"
 
+// Defined only in latency_allocs (alloc_count.cpp): heap allocations so far, all threads.
+extern "C" [[gnu::weak]] unsigned long long zsession_bench_allocations() noexcept;
+
 namespace {
+
+/// Allocations so far, or 0 without the counter.
+unsigned long long allocations() {
+    return zsession_bench_allocations ? zsession_bench_allocations() : 0;
+}
 
 using clock_type = std::chrono::steady_clock;
 using zsession::send_mode;
@@ -76,9 +84,12 @@ struct exchange {
             }
         }
     }
-    // `n` round trips of one kind; appends their times to `out` unless it is null.
-    void block(zsession::detail::loopback_pair& pair, bool session, int n,
-               std::vector<double>* out) {
+    // `n` round trips of one kind; appends their times to `out` unless it is null. Returns
+    // the heap allocations made meanwhile by every thread (0 without the counter), the
+    // server thread's start included (one or two per block).
+    unsigned long long block(zsession::detail::loopback_pair& pair, bool session, int n,
+                             std::vector<double>* out) {
+        const unsigned long long before = allocations();
         std::thread server([&] { serve(pair.receiver, session, n); });
         for (int i = 0; i < n; ++i) {
             const double us =
@@ -86,12 +97,13 @@ struct exchange {
             if (out) out->push_back(us);
         }
         server.join();
+        return allocations() - before;
     }
 };
 
 void run(const bench::options& o, zmq::context_t& ctx, const std::string& transport,
          const bench::payload* buf) {
-    const zsession::session s = bench::make_session(zsession::default_copy_threshold);
+    const zsession::session s = bench::make_session(zsession::default_copy_threshold, o.packer);
     exchange ex(s, buf);
     zsession::detail::loopback_pair pair(ctx, transport);
     const int per_block = o.by_mode(50, 1000);
@@ -99,10 +111,13 @@ void run(const bench::options& o, zmq::context_t& ctx, const std::string& transp
     ex.block(pair, true, per_block / 2, nullptr);  // warm-up: connection, caches, allocator
     ex.block(pair, false, per_block / 2, nullptr);
     std::vector<double> samples[2];  // [raw, session]
+    unsigned long long allocs[2] = {0, 0};
+    for (auto& v : samples) v.reserve(std::size_t{blocks} * per_block);
     for (unsigned b = 0; b < blocks; ++b) {
         const bool session_first = b % 2 == 0;
-        ex.block(pair, session_first, per_block, &samples[session_first]);
-        ex.block(pair, !session_first, per_block, &samples[!session_first]);
+        allocs[session_first] += ex.block(pair, session_first, per_block, &samples[session_first]);
+        allocs[!session_first] +=
+            ex.block(pair, !session_first, per_block, &samples[!session_first]);
     }
     const auto raw = bench::summarize(samples[0]);
     const auto ses = bench::summarize(samples[1]);
@@ -116,6 +131,9 @@ void run(const bench::options& o, zmq::context_t& ctx, const std::string& transp
         r.p99_us = p.p99;
         if (is_session) r.baseline_ratio = ses.median / raw.median;
         r.messages = blocks * per_block;
+        if (zsession_bench_allocations) {
+            r.allocs_per_msg = static_cast<double>(allocs[is_session]) / r.messages;
+        }
         bench::emit(o, r);
     }
 }

@@ -65,10 +65,10 @@ double run_config(zsession::detail::loopback_pair& pair, const point& p, config 
 
 void run_point(const bench::options& o, zmq::context_t& ctx, const std::string& transport,
                std::size_t bytes, const limits& l, unsigned repeats) {
-    static const zsession::session copying = bench::make_session(SIZE_MAX);
-    static const zsession::session sharing = bench::make_session(0);
+    static const zsession::session copying = bench::make_session(SIZE_MAX, o.packer);
+    static const zsession::session sharing = bench::make_session(0, o.packer);
     static const zsession::session thresholded =
-        bench::make_session(zsession::default_copy_threshold);
+        bench::make_session(zsession::default_copy_threshold, o.packer);
     const bench::payload pl(bytes);
     zsession::message sample = thresholded.make_message("data");
     sample.set_content(bench::request_content(), nullptr);
