@@ -7,6 +7,7 @@
 #include "hmac.hpp"
 #include "packer.hpp"
 #include "packer_common.hpp"
+#include "received_maps.hpp"
 #include "replay.hpp"
 
 namespace zsession {
@@ -139,13 +140,6 @@ void check_sizes(const frames& in, std::size_t first, const limits& lim) {
     }
 }
 
-/// One allocation holds the four map frames and the zone their parsed objects live in.
-struct received_maps {
-    std::array<zmq::message_t, 4> frames;
-    msgpack::zone zone;
-    explicit received_maps(std::size_t chunk) : zone(chunk) {}
-};
-
 }  // namespace
 
 std::size_t codec::verify(const frames& in) const {
@@ -176,9 +170,9 @@ message codec::parse(frames& in, std::size_t delim) const {
     std::size_t map_bytes = 0;
     for (std::size_t i = 0; i < 4; ++i) map_bytes += in[sig + 1 + i].size();
     // The zone's first chunk fits the objects of a typical message; it grows past 64 KiB in
-    // further chunks only as objects are actually parsed. The four map frames move to the
-    // heap once (the maps' strings point into them).
-    auto maps = std::make_shared<received_maps>(
+    // further chunks only as objects are actually parsed. The four map frames move into
+    // storage recycled per thread (the maps' strings point into them).
+    auto maps = detail::make_received_maps(
         std::clamp<std::size_t>(2 * map_bytes, 256, std::size_t{64} << 10));
     for (std::size_t i = 0; i < 4; ++i) maps->frames[i] = std::move(in[sig + 1 + i]);
     const auto unpack = [&](std::size_t i, const char* what) {

@@ -1,0 +1,35 @@
+// src/received_maps.hpp (private) - the storage a decoded message's maps live in, recycled.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+
+#include <msgpack.hpp>
+#include <zmq.hpp>
+
+namespace zsession::detail {
+
+/// The zone chunk of a recycled received_maps: requests up to this size are served from
+/// the calling thread's pool, larger ones are allocated fresh and freed when released.
+inline constexpr std::size_t recycled_chunk_size = 1024;
+
+/// The four received map frames and the zone their parsed objects live in (the maps'
+/// strings point into the frames).
+struct received_maps {
+    std::array<zmq::message_t, 4> frames;
+    msgpack::zone zone;
+    bool recyclable;  ///< the zone's chunk is recycled_chunk_size: it may go back to a pool
+    explicit received_maps(std::size_t chunk)
+        : zone(chunk), recyclable(chunk == recycled_chunk_size) {}
+};
+
+/// A received_maps whose zone's first chunk is at least `chunk` bytes (at most
+/// recycled_chunk_size when it comes from the pool). When the last owner releases it, its
+/// frames are closed, its zone is cleared (finalizers run, chunks beyond the first freed)
+/// and it goes back to the releasing thread's pool (a few entries; beyond that it is
+/// deleted), control block included: a steady stream of small messages decodes with no
+/// allocation here. Thread-safe (the pools are per thread).
+std::shared_ptr<received_maps> make_received_maps(std::size_t chunk);
+
+}  // namespace zsession::detail
