@@ -1,6 +1,7 @@
 #include "unique_keys.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -9,10 +10,33 @@ namespace zsession::detail {
 
 namespace {
 
+/// msgpack's object equality, with the common key types compared directly: its generic
+/// operator== walks both objects through a visitor, costing far more than a short memcmp
+/// for the string keys of every map of every message.
+bool same_key(const msgpack::object& a, const msgpack::object& b) {
+    if (a.type != b.type) return false;
+    switch (a.type) {
+        case msgpack::type::STR:
+            return a.via.str.size == b.via.str.size &&
+                   (a.via.str.size == 0 ||
+                    std::memcmp(a.via.str.ptr, b.via.str.ptr, a.via.str.size) == 0);
+        case msgpack::type::POSITIVE_INTEGER:
+            return a.via.u64 == b.via.u64;
+        case msgpack::type::NEGATIVE_INTEGER:
+            return a.via.i64 == b.via.i64;
+        case msgpack::type::BOOLEAN:
+            return a.via.boolean == b.via.boolean;
+        case msgpack::type::NIL:
+            return true;
+        default:
+            return a == b;
+    }
+}
+
 bool pairwise_duplicate(std::span<const msgpack::object_kv> kvs) {
     for (std::size_t i = 0; i < kvs.size(); ++i) {
         for (std::size_t j = i + 1; j < kvs.size(); ++j) {
-            if (kvs[i].key == kvs[j].key) return true;
+            if (same_key(kvs[i].key, kvs[j].key)) return true;
         }
     }
     return false;
