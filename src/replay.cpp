@@ -13,25 +13,22 @@ replay_history::replay_history(std::size_t capacity, std::size_t digest_size)
     index_.assign(std::bit_ceil(2 * capacity_), empty);
 }
 
-std::size_t replay_history::home(const std::byte* digest) const {
-    // HMAC output is uniformly distributed: its first bytes are a good hash already.
-    std::uint64_t h = 0;
+std::uint32_t replay_history::hash(const std::byte* digest) const {
+    // HMAC output is uniformly distributed: its first bytes are a good hash already. The
+    // index has at most 2^25 positions (capacity <= 2^24), so 32 bits address all of it.
+    std::uint32_t h = 0;
     std::memcpy(&h, digest, std::min<std::size_t>(sizeof h, digest_size_));
-    return static_cast<std::size_t>(h) & (index_.size() - 1);
+    return h;
 }
 
-bool replay_history::same(std::uint32_t s, const std::byte* digest) const {
-    return std::memcmp(slot(s), digest, digest_size_) == 0;
-}
-
-void replay_history::erase_slot(std::uint32_t s) {
+void replay_history::erase_slot(std::uint64_t s) {
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = home(slot(s));
-    while (index_[i] != s + 1) i = (i + 1) & mask;
+    std::size_t i = hash(slot(s)) & mask;
+    while (slot_of(index_[i]) != s) i = (i + 1) & mask;  // empty: slot_of is all ones
     // Backward shift: pull later entries of the cluster into the hole when their home
     // position allows it, so lookups never need tombstones.
     for (std::size_t j = (i + 1) & mask; index_[j] != empty; j = (j + 1) & mask) {
-        const std::size_t h = home(slot(index_[j] - 1));
+        const std::size_t h = home_of(index_[j]);
         if (((j - h) & mask) >= ((j - i) & mask)) {
             index_[i] = index_[j];
             i = j;
@@ -43,21 +40,26 @@ void replay_history::erase_slot(std::uint32_t s) {
 bool replay_history::insert(bytes_view digest) {
     if (capacity_ == 0) return true;
     const std::byte* d = digest.data();
+    const std::uint64_t tag = std::uint64_t{hash(d)} << 32;
     const std::size_t mask = index_.size() - 1;
     std::lock_guard lock(mutex_);
-    std::size_t i = home(d);
+    std::size_t i = home_of(tag);
     for (; index_[i] != empty; i = (i + 1) & mask) {
-        if (same(index_[i] - 1, d)) return false;
+        const std::uint64_t e = index_[i];
+        if ((e & ~std::uint64_t{0xFFFFFFFFu}) == tag &&
+            std::memcmp(slot(slot_of(e)), d, digest_size_) == 0) {
+            return false;
+        }
     }
     if (count_ == capacity_) {
-        erase_slot(static_cast<std::uint32_t>(next_));  // forget the oldest
-        for (i = home(d); index_[i] != empty; i = (i + 1) & mask) {
+        erase_slot(next_);  // forget the oldest
+        for (i = home_of(tag); index_[i] != empty; i = (i + 1) & mask) {
         }
     } else {
         ++count_;
     }
     std::memcpy(ring_.data() + next_ * digest_size_, d, digest_size_);
-    index_[i] = static_cast<std::uint32_t>(next_ + 1);
+    index_[i] = tag | (next_ + 1);
     next_ = (next_ + 1) % capacity_;
     return true;
 }

@@ -23,17 +23,24 @@ class replay_history {
     std::size_t size() const;
 
   private:
-    static constexpr std::uint32_t empty = 0;  // index_ entries hold ring slot + 1
+    // An index entry: the digest's hash (its first bytes, low 32 bits) above, ring slot + 1
+    // below; 0 is empty. The hash gives an entry's home position and rejects most
+    // non-matching entries without reading the ring, so an insert touches the index and at
+    // most the ring slots of real matches and of the slot it overwrites.
+    static constexpr std::uint64_t empty = 0;
 
-    const std::byte* slot(std::uint32_t s) const { return ring_.data() + s * digest_size_; }
-    std::size_t home(const std::byte* digest) const;  // the digest's preferred index position
-    bool same(std::uint32_t s, const std::byte* digest) const;
-    void erase_slot(std::uint32_t s);  // backward-shift deletion from the index
+    const std::byte* slot(std::uint64_t s) const { return ring_.data() + s * digest_size_; }
+    std::uint32_t hash(const std::byte* digest) const;
+    std::size_t home_of(std::uint64_t entry) const {  // the entry's preferred index position
+        return static_cast<std::size_t>(entry >> 32) & (index_.size() - 1);
+    }
+    static std::uint64_t slot_of(std::uint64_t entry) { return (entry & 0xFFFFFFFFu) - 1; }
+    void erase_slot(std::uint64_t s);  // backward-shift deletion from the index
 
     std::size_t capacity_, digest_size_;
     mutable std::mutex mutex_;
     std::vector<std::byte> ring_;       // capacity_ digests, oldest at next_ once full
-    std::vector<std::uint32_t> index_;  // power-of-two table, linear probing
+    std::vector<std::uint64_t> index_;  // power-of-two table, linear probing
     std::size_t next_ = 0, count_ = 0;
 };
 
