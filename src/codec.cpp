@@ -190,10 +190,11 @@ message codec::parse(frames& in, std::size_t delim) const {
     m.adopt_storage(std::move(maps), zone, metadata, content);
 
     m.identities.reserve(delim);
-    for (std::size_t i = 0; i < delim; ++i) m.identities.push_back(buffer::take(std::move(in[i])));
+    for (std::size_t i = 0; i < delim; ++i)
+        m.identities.push_back(detail::take_frame(std::move(in[i])));
     m.buffers.reserve(in.size() - sig - signed_frame_count);
     for (std::size_t i = sig + signed_frame_count; i < in.size(); ++i) {
-        m.buffers.push_back(buffer::take(std::move(in[i])));
+        m.buffers.push_back(detail::take_frame(std::move(in[i])));
     }
     return m;
 }

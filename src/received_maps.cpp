@@ -112,4 +112,13 @@ std::shared_ptr<received_maps> make_received_maps(std::size_t chunk) {
     return std::shared_ptr<received_maps>(m, recycle{}, control_allocator<received_maps>{});
 }
 
+buffer take_frame(zmq::message_t&& frame) {
+    // The frame moves into its final place first: a small frame keeps its bytes inside the
+    // zmq_msg_t itself, so the view is taken there.
+    auto owner =
+        std::allocate_shared<zmq::message_t>(control_allocator<zmq::message_t>{}, std::move(frame));
+    const bytes_view bytes{owner->data(), owner->size()};
+    return buffer(bytes, std::move(owner));
+}
+
 }  // namespace zsession::detail

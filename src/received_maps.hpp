@@ -8,6 +8,8 @@
 #include <msgpack.hpp>
 #include <zmq.hpp>
 
+#include "zsession/buffer.hpp"
+
 namespace zsession::detail {
 
 /// The zone chunk of a recycled received_maps: requests up to this size are served from
@@ -31,5 +33,10 @@ struct received_maps {
 /// deleted), control block included: a steady stream of small messages decodes with no
 /// allocation here. Thread-safe (the pools are per thread).
 std::shared_ptr<received_maps> make_received_maps(std::size_t chunk);
+
+/// buffer::take(std::move(frame)) (a buffer owning the received frame), with the holder (the
+/// zmq::message_t and its control block, one block) recycled through the releasing thread's
+/// pool instead of allocated per frame. Thread-safe.
+buffer take_frame(zmq::message_t&& frame);
 
 }  // namespace zsession::detail

@@ -81,3 +81,19 @@ TEST_CASE("decoded messages keep their maps while later messages reuse released 
         held.clear();
     }
 }
+
+TEST_CASE("take_frame owns the frame; its holder is recycled once released") {
+    const std::byte* first = nullptr;
+    {
+        const buffer b = detail::take_frame(zmq::message_t(std::string_view("small frame")));
+        CHECK(b.as_string_view() == "small frame");
+        first = b.data();  // a small frame's bytes live inside the holder
+    }
+    const buffer again = detail::take_frame(zmq::message_t(std::string_view("other frame")));
+    CHECK(again.as_string_view() == "other frame");
+    CHECK(again.data() == first);
+    const std::string big(4096, 'x');
+    const buffer large = detail::take_frame(zmq::message_t(big.data(), big.size()));
+    CHECK(large.as_string_view() == big);
+    CHECK(again.as_string_view() == "other frame");  // still held, not reused
+}
