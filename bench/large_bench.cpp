@@ -132,7 +132,7 @@ int run_child(const std::string& design, const std::string& transport, std::size
     zsession::detail::loopback_pair pair(ctx, transport, 2);
     const bool chunked = design.rfind("chunk", 0) == 0;
     const bool use_session = design == "session" || design == "session_malloc";
-    const zsession::session s = bench::make_session(zsession::default_copy_threshold, o.packer);
+    const zsession::session s = bench::make_session(zsession::default_copy_threshold);
 
     std::vector<std::byte> pool;  // chunk_pool's reused destination
     if (design == "chunk_pool") {
