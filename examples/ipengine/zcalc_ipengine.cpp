@@ -25,7 +25,9 @@
 // ops of the Python helper: push (keeps the array under its name, a view pinning the received
 // frame), pull (expr = a pushed name), echo, info. The arrays live beside the calc language
 // (calc code does not see them). The comm target "zsession.array" serves the same ops and
-// arrays through the controller.
+// arrays through the controller. In a CurveZMQ cluster (curve_serverkey in the connection
+// file) the endpoint is a CurveZMQ server with a key pair of this engine's own, whose public
+// key kernel_info advertises beside it as "curve_serverkey".
 #include <atomic>
 #include <csignal>
 #include <cstdint>
