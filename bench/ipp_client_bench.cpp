@@ -14,6 +14,7 @@
 //   direct-engine  array_request on a C++ engine's direct endpoint (zcalc-ipengine, another
 //                process), when the cluster has one (found by its kernel_info "zsession")
 //   raw          cppzmq DEALER -> ROUTER echo of one frame of the same bytes over tcp (floor)
+// Under cluster.py --curve the direct paths speak CurveZMQ (encrypted); raw stays plain.
 // Unless --no-malloc-tuning, this process first calls tune_malloc_for_large_messages() (as
 // zcalc-ipengine does): large received frames then reuse heap blocks instead of a fresh mmap
 // each, for every path measured here alike (include/zsession/large_messages.hpp).
@@ -186,15 +187,17 @@ int main(int argc, char** argv) {
         std::cerr << "ipp_client_bench: no Python engine\n";
         return 2;
     }
-    arrays.install({engine}, true, 60s);
-    const auto py_direct = arrays.direct_endpoint(engine);
+    arrays.install({engine}, true, 60s);  // direct-py: arrays.echo to it (threshold 0)
 
+    // In a CurveZMQ cluster (cluster.py --curve) every direct path speaks CurveZMQ, as the
+    // engines' endpoints do; the raw floor stays plain.
+    const bool curve = !c.connection().curve_serverkey.empty();
     auto opts = c.session().options();
     opts.session_id.clear();
     direct_server cpp_server(
-        opts, [](const array_request& r) { return array_reply{.status = "ok", .array = r.array}; });
-    direct_channel cpp_direct(cpp_server.endpoint(), opts);
-    direct_channel py_channel(py_direct, opts);
+        opts, [](const array_request& r) { return array_reply{.status = "ok", .array = r.array}; },
+        "tcp://127.0.0.1:*", curve ? std::optional(make_curve_keypair()) : std::nullopt);
+    direct_channel cpp_direct(cpp_server.endpoint(), opts, cpp_server.curve_public_key());
 
     zmq::context_t ctx;
     raw_echo echo(ctx);
@@ -218,7 +221,7 @@ int main(int argc, char** argv) {
         };
         const double ctl =
             time_median(n, [&] { check(arrays.request_via_controller(engine, req, timeout)); });
-        const double dpy = time_median(n, [&] { check(py_channel.request(req, timeout)); });
+        const double dpy = time_median(n, [&] { check(arrays.echo(engine, a.view(), timeout)); });
         const double dcpp = time_median(n, [&] { check(cpp_direct.request(req, timeout)); });
         const double deng = cxx_engine < 0 ? 0 : time_median(n, [&] {
             check(arrays.echo(cxx_engine, a.view(), timeout));
