@@ -2,14 +2,22 @@
 // engine through the controller (the comm) and over the direct path, in the same run, with
 // the raw cppzmq floor moving the same bytes.
 //
-//   cluster.py --engines 1 -- ipp_client_bench [--quick] [--max-bytes N] [--json]
+//   cluster.py --engines 1 [--cxx-engine zcalc-ipengine] -- ipp_client_bench [--quick]
+//       [--min-bytes N] [--max-bytes N] [--json] [--no-malloc-tuning]
 //
-// Paths, per size (1 KiB .. 256 MiB by default):
+// Paths, per size (1 KiB .. 256 MiB by default; --min-bytes/--max-bytes restrict it, e.g.
+// both 67108864 for 64 MiB alone):
 //   controller   comm_msg through ipcontroller's mux and iopub to the Python engine (helper)
 //   direct-py    array_request on the Python engine's direct endpoint (helper thread)
 //   direct-cpp   array_request on a direct_server in this process (what a C++ engine embeds),
 //                over tcp://127.0.0.1
+//   direct-engine  array_request on a C++ engine's direct endpoint (zcalc-ipengine, another
+//                process), when the cluster has one (found by its kernel_info "zsession")
 //   raw          cppzmq DEALER -> ROUTER echo of one frame of the same bytes over tcp (floor)
+// Under cluster.py --curve the direct paths speak CurveZMQ (encrypted); raw stays plain.
+// Unless --no-malloc-tuning, this process first calls tune_malloc_for_large_messages() (as
+// zcalc-ipengine does): large received frames then reuse heap blocks instead of a fresh mmap
+// each, for every path measured here alike (include/zsession/large_messages.hpp).
 // Each line: median round trip, GB/s counting both directions (2 x bytes / time), and the
 // ratio to the controller path and to raw.
 #include <algorithm>
@@ -25,6 +33,7 @@
 
 #include "zsession/ipp/client.hpp"
 #include "zsession/ipp/client_arrays.hpp"
+#include "zsession/large_messages.hpp"
 
 using namespace zsession;
 using namespace zsession::ipp;
@@ -34,8 +43,8 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 struct options {
-    bool quick = false, json = false;
-    std::size_t max_bytes = std::size_t{256} << 20;
+    bool quick = false, json = false, malloc_tuning = true;
+    std::size_t min_bytes = 1024, max_bytes = std::size_t{256} << 20;
     std::string profile;
 };
 
@@ -50,11 +59,15 @@ options parse(int argc, char** argv) {
             o.json = true;
         else if (a == "--max-bytes" && i + 1 < argc)
             o.max_bytes = std::stoull(argv[++i]);
+        else if (a == "--min-bytes" && i + 1 < argc)
+            o.min_bytes = std::stoull(argv[++i]);
+        else if (a == "--no-malloc-tuning")
+            o.malloc_tuning = false;
         else if (a == "--profile" && i + 1 < argc)
             o.profile = argv[++i];
         else {
-            std::cerr << "usage: ipp_client_bench [--quick] [--json] [--max-bytes N] "
-                         "[--profile DIR]\n";
+            std::cerr << "usage: ipp_client_bench [--quick] [--json] [--min-bytes N] "
+                         "[--max-bytes N] [--no-malloc-tuning] [--profile DIR]\n";
             std::exit(2);
         }
     }
@@ -141,7 +154,7 @@ void emit(const options& o, const std::string& path, std::size_t bytes, double m
                   << ",\"speedup_vs_controller\":" << controller_ms / ms
                   << ",\"ratio_to_raw\":" << raw_ms / ms << "}" << std::endl;
     } else {
-        std::printf("%-11s %11zu B  %10.3f ms  %7.3f GB/s  x%-7.2f vs controller  %.2f of raw\n",
+        std::printf("%-13s %11zu B  %10.3f ms  %7.3f GB/s  x%-7.2f vs controller  %.2f of raw\n",
                     path.c_str(), bytes, ms, gbps, controller_ms / ms, raw_ms / ms);
         std::fflush(stdout);
     }
@@ -151,22 +164,40 @@ void emit(const options& o, const std::string& path, std::size_t bytes, double m
 
 int main(int argc, char** argv) {
     const auto o = parse(argc, argv);
+    if (o.malloc_tuning && !tune_malloc_for_large_messages()) {
+        std::cerr << "ipp_client_bench: mallopt refused\n";
+    }
     client c(client_connection_info::from_profile(o.profile, "", 10s));
     if (!c.wait_for_engines(1, 30s)) {
         std::cerr << "ipp_client_bench: no engine\n";
         return 2;
     }
-    const int engine = c.engines().front().id;
-    array_client arrays(c);
-    arrays.install({engine}, true, 60s);
-    const auto py_direct = arrays.direct_endpoint(engine);
+    array_client arrays(c, 0);  // echo() always takes the direct path
+    // The Python engine: the first one advertising no direct endpoint; a C++ engine
+    // advertises one in kernel_info.
+    int engine = -1, cxx_engine = -1;
+    for (const auto& e : c.engines()) {
+        if (!arrays.discover_direct(e.id, 30s).empty()) {
+            if (cxx_engine < 0) cxx_engine = e.id;
+        } else if (engine < 0) {
+            engine = e.id;
+        }
+    }
+    if (engine < 0) {
+        std::cerr << "ipp_client_bench: no Python engine\n";
+        return 2;
+    }
+    arrays.install({engine}, true, 60s);  // direct-py: arrays.echo to it (threshold 0)
 
+    // In a CurveZMQ cluster (cluster.py --curve) every direct path speaks CurveZMQ, as the
+    // engines' endpoints do; the raw floor stays plain.
+    const bool curve = !c.connection().curve_serverkey.empty();
     auto opts = c.session().options();
     opts.session_id.clear();
     direct_server cpp_server(
-        opts, [](const array_request& r) { return array_reply{.status = "ok", .array = r.array}; });
-    direct_channel cpp_direct(cpp_server.endpoint(), opts);
-    direct_channel py_channel(py_direct, opts);
+        opts, [](const array_request& r) { return array_reply{.status = "ok", .array = r.array}; },
+        "tcp://127.0.0.1:*", curve ? std::optional(make_curve_keypair()) : std::nullopt);
+    direct_channel cpp_direct(cpp_server.endpoint(), opts, cpp_server.curve_public_key());
 
     zmq::context_t ctx;
     raw_echo echo(ctx);
@@ -176,6 +207,7 @@ int main(int argc, char** argv) {
 
     const auto timeout = std::chrono::milliseconds(120000);
     for (std::size_t bytes = 1024; bytes <= o.max_bytes; bytes *= (o.quick ? 32 : 4)) {
+        if (bytes < o.min_bytes) continue;
         std::vector<std::uint8_t> v(bytes);
         std::iota(v.begin(), v.end(), std::uint8_t{0});
         const auto a = ndarray::from(std::span<const std::uint8_t>(v));
@@ -189,8 +221,11 @@ int main(int argc, char** argv) {
         };
         const double ctl =
             time_median(n, [&] { check(arrays.request_via_controller(engine, req, timeout)); });
-        const double dpy = time_median(n, [&] { check(py_channel.request(req, timeout)); });
+        const double dpy = time_median(n, [&] { check(arrays.echo(engine, a.view(), timeout)); });
         const double dcpp = time_median(n, [&] { check(cpp_direct.request(req, timeout)); });
+        const double deng = cxx_engine < 0 ? 0 : time_median(n, [&] {
+            check(arrays.echo(cxx_engine, a.view(), timeout));
+        });
         const double raw = time_median(n, [&] {
             // Zero-copy with a real keepalive: libzmq drops the pin when it is done.
             auto* pin = new std::shared_ptr<const void>(a.view().bytes().keepalive());
@@ -205,6 +240,7 @@ int main(int argc, char** argv) {
         emit(o, "controller", bytes, ctl, ctl, raw);
         emit(o, "direct-py", bytes, dpy, ctl, raw);
         emit(o, "direct-cpp", bytes, dcpp, ctl, raw);
+        if (cxx_engine >= 0) emit(o, "direct-engine", bytes, deng, ctl, raw);
         emit(o, "raw", bytes, raw, ctl, raw);
     }
     return 0;

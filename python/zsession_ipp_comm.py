@@ -19,7 +19,10 @@ push are read-only numpy views of the received frame (np.frombuffer, no copy).
 register(direct=True) also starts a *direct endpoint*: a ROUTER socket served by a thread,
 speaking the same ops as `array_request` / `array_reply` messages signed with the engine's
 cluster key, so bulk arrays need not cross the controller. Its address is in the "info"
-reply as "direct".
+reply as "direct". register(direct=True, curve=True) (a curve-enabled cluster, whose
+messages are unsigned) makes the endpoint a CurveZMQ server with a fresh key pair of the
+engine's own; the "info" reply carries its public key as "curve_serverkey", so only clients
+of the cluster (which reach "info" through the curve-secured controller) can connect.
 """
 
 import threading
@@ -29,7 +32,7 @@ from IPython import get_ipython
 
 TARGET = "zsession.array"
 VERSION = 1
-_state = {"direct": ""}
+_state = {"direct": "", "curve_serverkey": ""}
 _ALLOWED_KINDS = "biufc"
 
 
@@ -81,7 +84,9 @@ def handle(data, buffers, namespace):
                        "order": data.get("order", "C"), "nbytes": len(memoryview(buffers[0]))}
             out = [buffers[0]]
         elif op == "info":
-            content, out = {"status": "ok", "version": VERSION, "direct": _state["direct"]}, []
+            content = {"status": "ok", "version": VERSION, "direct": _state["direct"],
+                       "curve_serverkey": _state["curve_serverkey"]}
+            out = []
         else:
             raise ValueError(f"unknown op {op!r}")
     except Exception as e:  # every failure goes back to the client as data
@@ -117,8 +122,10 @@ def _serve_direct(sock, session, namespace):
         session.send(sock, "array_reply", content, parent=msg, ident=idents, buffers=buffers)
 
 
-def start_direct(interface="tcp://127.0.0.1"):
-    """Binds the direct endpoint on `interface` (random port); returns its address."""
+def start_direct(interface="tcp://127.0.0.1", curve=False):
+    """Binds the direct endpoint on `interface` (random port); returns its address.
+
+    With curve=True the endpoint is a CurveZMQ server with a fresh key pair."""
     if _state["direct"]:
         return _state["direct"]
     import zmq
@@ -133,6 +140,11 @@ def start_direct(interface="tcp://127.0.0.1"):
                       copy_threshold=1 << 20)
     sock = zmq.Context.instance().socket(zmq.ROUTER)
     sock.linger = 0
+    if curve:
+        public, secret = zmq.curve_keypair()
+        sock.curve_server = True
+        sock.curve_secretkey = secret
+        _state["curve_serverkey"] = public.decode("ascii")
     port = sock.bind_to_random_port(interface)
     thread = threading.Thread(target=_serve_direct, args=(sock, session, _namespace()),
                               name="zsession-direct", daemon=True)
@@ -141,9 +153,11 @@ def start_direct(interface="tcp://127.0.0.1"):
     return _state["direct"]
 
 
-def register(direct=False, interface="tcp://127.0.0.1"):
-    """Registers the comm target (idempotent); with direct=True also starts the endpoint."""
+def register(direct=False, interface="tcp://127.0.0.1", curve=False):
+    """Registers the comm target (idempotent); with direct=True also starts the endpoint
+    (a CurveZMQ server when curve=True)."""
     get_ipython().kernel.comm_manager.register_target(TARGET, _on_open)
     if direct:
-        start_direct(interface)
-    return {"version": VERSION, "direct": _state["direct"]}
+        start_direct(interface, curve)
+    return {"version": VERSION, "direct": _state["direct"],
+            "curve_serverkey": _state["curve_serverkey"]}

@@ -7,6 +7,11 @@
 //   run  [--targets ...] [--balanced | --broadcast] FILE
 //   abort ID | shutdown ID|all
 //   watch                                 engine registrations/deaths until --timeout
+//   queue [--targets 0,2|all]             the hub's queue status: per engine queued mux
+//                                         requests, tasks and completed, and unassigned tasks
+//   results MSG_ID...                     the hub's record of each request: pending, or
+//                                         completed with its status, engine and outputs
+//                                         (records need a controller with a database)
 //
 // Exit status: 0 when every request succeeded, 1 when one failed, 2 for usage or
 // connection errors (a wrong key shows as "did not answer").
@@ -44,7 +49,8 @@ struct options {
               << "         [--timeout S] [--progress] COMMAND\n"
               << "  engines | exec [--targets 0,1|all] [--balanced|--broadcast] CODE\n"
               << "  run [--targets ...] [--balanced|--broadcast] FILE\n"
-              << "  abort ID | shutdown ID|all | watch\n";
+              << "  abort ID | shutdown ID|all | watch\n"
+              << "  queue [--targets 0,1|all] | results MSG_ID...\n";
     std::exit(2);
 }
 
@@ -209,6 +215,33 @@ int run(const options& o) {
         }
         return wait_all(std::move(futures), o);
     }
+    if (cmd == "queue" && o.args.size() == 1) {
+        const auto q = c.queue_status(target_ids(o.targets),
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::duration<double>(o.timeout)));
+        std::cout << "engine\tqueue\ttasks\tcompleted\n";
+        for (const auto& e : q.engines) {
+            std::cout << e.engine_id << "\t" << e.queue << "\t" << e.tasks << "\t" << e.completed
+                      << "\n";
+        }
+        std::cout << "unassigned\t" << q.unassigned << "\n";
+        return 0;
+    }
+    if (cmd == "results" && o.args.size() >= 2) {
+        const std::vector<std::string> ids(o.args.begin() + 1, o.args.end());
+        const auto r = c.results(ids, false,
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::duration<double>(o.timeout)));
+        for (const auto& id : r.pending) std::cout << id << "\tpending\n";
+        bool failed = false;
+        for (const auto& rec : r.records) {
+            std::cout << rec.msg_id << "\t" << rec.status << "\t" << rec.engine_uuid << "\n"
+                      << prefix_lines("  stdout: ", rec.stdout_text)
+                      << prefix_lines("  stderr: ", rec.stderr_text);
+            failed |= rec.status != "ok";
+        }
+        return failed ? 1 : 0;
+    }
     if (cmd == "watch") {
         c.on_engine_event([](const engine_event& e) {
             const char* what = e.what == engine_event::kind::registered     ? "registered"
@@ -231,6 +264,9 @@ int main(int argc, char** argv) {
         return run(o);
     } catch (const timeout_error& e) {
         std::cerr << "zsession-ipp: " << e.what() << "\n";
+    } catch (const remote_error& e) {
+        std::cerr << "zsession-ipp: the hub answered " << e.what() << "\n";
+        return 1;
     } catch (const std::exception& e) {
         std::cerr << "zsession-ipp: " << e.what() << "\n";
     }

@@ -25,7 +25,9 @@
 // ops of the Python helper: push (keeps the array under its name, a view pinning the received
 // frame), pull (expr = a pushed name), echo, info. The arrays live beside the calc language
 // (calc code does not see them). The comm target "zsession.array" serves the same ops and
-// arrays through the controller.
+// arrays through the controller. In a CurveZMQ cluster (curve_serverkey in the connection
+// file) the endpoint is a CurveZMQ server with a key pair of this engine's own, whose public
+// key kernel_info advertises beside it as "curve_serverkey".
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -42,6 +44,7 @@
 #include "../kernel/calc.hpp"
 #include "zsession/ipp/client_arrays.hpp"
 #include "zsession/ipp/engine.hpp"
+#include "zsession/large_messages.hpp"
 
 namespace {
 
@@ -272,9 +275,10 @@ class arrays_handler final : public comm_handler {
 /// direct_server's thread; the mutex only guards against the endpoint being set late.
 class direct_arrays {
   public:
-    void set_endpoint(std::string ep) {
+    void set_endpoint(std::string ep, std::string curve_serverkey) {
         std::lock_guard lock(mu_);
         endpoint_ = std::move(ep);
+        curve_serverkey_ = std::move(curve_serverkey);
     }
     ipp::array_reply operator()(const ipp::array_request& r) {
         std::lock_guard lock(mu_);
@@ -295,7 +299,9 @@ class direct_arrays {
             if (!r.array) return error("ValueError", "echo needs an array");
             return reply{.status = "ok", .nbytes = r.array->nbytes(), .array = *r.array};
         }
-        if (r.op == "info") return reply{.status = "ok", .direct = endpoint_};
+        if (r.op == "info") {
+            return reply{.status = "ok", .direct = endpoint_, .curve_serverkey = curve_serverkey_};
+        }
         return error("ValueError", "unknown op '" + r.op + "' (push, pull, echo, info)");
     }
 
@@ -305,7 +311,7 @@ class direct_arrays {
             .status = "error", .ename = std::move(ename), .evalue = std::move(evalue)};
     }
     std::mutex mu_;
-    std::string endpoint_;
+    std::string endpoint_, curve_serverkey_;
     std::map<std::string, ndarray_view> arrays_;
 };
 
@@ -317,10 +323,11 @@ struct zs_wire_request {
     MSGPACK_DEFINE_MAP(op, name, expr, dtype, shape, order)
 };
 struct zs_wire_reply {
-    std::string status = "ok", op, ename, evalue, dtype, order = "C", direct;
+    std::string status = "ok", op, ename, evalue, dtype, order = "C", direct, curve_serverkey;
     std::vector<std::uint64_t> shape;
     std::uint64_t nbytes = 0;
-    MSGPACK_DEFINE_MAP(status, op, ename, evalue, dtype, order, direct, shape, nbytes)
+    MSGPACK_DEFINE_MAP(status, op, ename, evalue, dtype, order, direct, curve_serverkey, shape,
+                       nbytes)
 };
 
 /// The `zsession.array` comm target: the same ops and arrays as the direct path, through the
@@ -348,6 +355,7 @@ class zsession_array_handler final : public comm_handler {
             out.ename = rep.ename;
             out.evalue = rep.evalue;
             out.direct = rep.direct;
+            out.curve_serverkey = rep.curve_serverkey;
             out.nbytes = rep.nbytes;
             if (rep.array) {
                 out.dtype = rep.array->type().str();
@@ -389,6 +397,10 @@ extern "C" void on_signal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Large arrays arrive on the direct path and the comm: received frames reuse heap
+    // blocks instead of a fresh mmap (and 8192 page faults per 32 MiB) each. First, before
+    // any thread allocates (include/zsession/large_messages.hpp).
+    (void)tune_malloc_for_large_messages();
     engine_args args;
     try {
         args = parse_engine_args(argc, argv);
@@ -427,12 +439,17 @@ int main(int argc, char** argv) {
         std::unique_ptr<direct_server> direct;
         auto arrays = std::make_shared<direct_arrays>();
         if (direct_interface) {
+            // A curve cluster (its messages unsigned): the endpoint is a CurveZMQ server
+            // with a key pair of this engine's own, advertised through the controller.
+            std::optional<curve_keypair> curve;
+            if (o.connection.curve_serverkey) curve = make_curve_keypair();
             direct = std::make_unique<direct_server>(
                 direct_session_options(o),
                 [arrays](const ipp::array_request& r) { return (*arrays)(r); },
-                *direct_interface + ":*");
-            arrays->set_endpoint(direct->endpoint());
+                *direct_interface + ":*", curve);
+            arrays->set_endpoint(direct->endpoint(), direct->curve_public_key());
             o.direct_endpoint = direct->endpoint();
+            o.direct_curve_serverkey = direct->curve_public_key();
         }
         engine e(o, std::make_unique<calc_interpreter>());
         e.register_comm_target("zcalc.arrays", [](comm& c, const comm_message& open) {

@@ -338,7 +338,8 @@ struct engine::impl final : detail::comm_channel {
         return k;
     }
 
-    /// kernel_info_reply; with opt.direct_endpoint set, also "zsession": {version, direct}.
+    /// kernel_info_reply; with opt.direct_endpoint set, also "zsession": {version, direct,
+    /// curve_serverkey}.
     void send_kernel_info(zmq::socket_t& sock, const message& req) {
         const auto k = kernel_info();
         if (opt.direct_endpoint.empty()) {
@@ -352,6 +353,7 @@ struct engine::impl final : detail::comm_channel {
         d.language_info = k.language_info;
         d.banner = k.banner;
         d.zsession.direct = opt.direct_endpoint;
+        d.zsession.curve_serverkey = opt.direct_curve_serverkey;
         reply(sock, req, "kernel_info_reply", d);
     }
 

@@ -136,7 +136,8 @@ struct kernel_info_content {
 struct zsession_info_content {
     int version = 1;
     std::string direct;
-    MSGPACK_DEFINE_MAP(version, direct)
+    std::string curve_serverkey;  // "" = the endpoint speaks no CurveZMQ
+    MSGPACK_DEFINE_MAP(version, direct, curve_serverkey)
 };
 /// kernel_info_reply content of an engine with a direct endpoint.
 struct kernel_info_direct_content {

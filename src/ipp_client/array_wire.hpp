@@ -23,7 +23,9 @@ struct wire_reply {
     std::string status{}, op{}, request{}, ename{}, evalue{}, dtype{}, order = "C", direct{};
     std::vector<std::uint64_t> shape{};
     std::uint64_t nbytes = 0;
-    MSGPACK_DEFINE_MAP(status, op, request, ename, evalue, dtype, order, direct, shape, nbytes)
+    std::string curve_serverkey{};  // info: the direct endpoint's CurveZMQ key
+    MSGPACK_DEFINE_MAP(status, op, request, ename, evalue, dtype, order, direct, shape, nbytes,
+                       curve_serverkey)
 };
 
 /// The map and the buffers (0 or 1) for `req`.

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "zsession/curve.hpp"
 #include "zsession/error.hpp"
 
 namespace zsession::ipp {
@@ -179,6 +180,10 @@ struct client::impl {
     std::array<zmq::socket_t, s_count> socks;
     zmq::socket_t wake_tx;
     std::string wake_url;
+    /// With a curve_serverkey: this client's key pair, one for all its sockets (as
+    /// ipyparallel's Client does); the server's public key is the credential.
+    std::optional<curve_keypair> curve;
+    zmq::socket_t query_monitor;  // see watch_handshakes; closed once connected
 
     struct outgoing {
         int sock;
@@ -207,17 +212,24 @@ struct client::impl {
                                .packer = packer_kind::json,
                                .copy_threshold = opts.copy_threshold}) {}
 
-    zmq::socket_t make(zmq::socket_type type, int port) {
+    /// A socket connected to `port`; `watch`: its handshakes go to query_monitor.
+    zmq::socket_t make(zmq::socket_type type, int port, bool watch = false) {
         zmq::socket_t s(ctx, type);
         s.set(zmq::sockopt::linger, 0);
         if (type == zmq::socket_type::sub) s.set(zmq::sockopt::subscribe, "");
+        if (curve) configure_curve_client(s, info.curve_serverkey, *curve);
+        if (watch) query_monitor = watch_handshakes(s);
         s.connect(info.url(port));
         return s;
     }
 
     void connect() {
         if (!info.curve_serverkey.empty()) {
-            throw usage_error("CurveZMQ clusters (IPP_ENABLE_CURVE) are not supported");
+            if (!is_curve_key(info.curve_serverkey)) {
+                throw usage_error("curve_serverkey \"" + info.curve_serverkey +
+                                  "\" is not a 40-character Z85 key");
+            }
+            curve = make_curve_keypair();  // throws usage_error without CURVE in libzmq
         }
         if (info.pack != "json") {
             throw usage_error("packer \"" + info.pack + "\" is not supported (only json)");
@@ -228,7 +240,7 @@ struct client::impl {
         socks[s_task] = make(zmq::socket_type::dealer, info.task);
         socks[s_bcast] = make(zmq::socket_type::dealer, info.broadcast);
         socks[s_control] = make(zmq::socket_type::dealer, info.control);
-        socks[s_query] = make(zmq::socket_type::dealer, info.registration);
+        socks[s_query] = make(zmq::socket_type::dealer, info.registration, true);
         wake_url = "inproc://zsession-ipp-wake-" + sess.id();
         socks[s_wake] = zmq::socket_t(ctx, zmq::socket_type::pair);
         socks[s_wake].bind(wake_url);
@@ -277,15 +289,45 @@ struct client::impl {
         }
     }
 
+    /// With CurveZMQ: a monitor of the query socket's completed handshakes, so that a
+    /// refusal can say whether the server key or the HMAC key was wrong. Empty otherwise.
+    /// Set before `query` connects, so no handshake is missed.
+    zmq::socket_t watch_handshakes(zmq::socket_t& query) {
+        if (!curve) return {};
+        const std::string url = "inproc://zsession-ipp-monitor-" + sess.id();
+        if (zmq_socket_monitor(query.handle(), url.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+            return {};
+        }
+        zmq::socket_t mon(ctx, zmq::socket_type::pair);
+        mon.connect(url);
+        return mon;
+    }
+
     /// connection_request on the query socket, before the I/O thread starts.
     void query_engines() {
+        zmq::socket_t mon = std::move(query_monitor);
+        bool handshake = false;
+        struct stop_monitor {
+            zmq::socket_t& query;
+            ~stop_monitor() { zmq_socket_monitor(query.handle(), nullptr, 0); }
+        } stop{socks[s_query]};
         sess.send(socks[s_query], sess.make_message("connection_request"));
-        zmq::pollitem_t item{socks[s_query].handle(), 0, ZMQ_POLLIN, 0};
+        std::array<zmq::pollitem_t, 2> items{
+            zmq::pollitem_t{socks[s_query].handle(), 0, ZMQ_POLLIN, 0},
+            zmq::pollitem_t{mon.handle(), 0, ZMQ_POLLIN, 0}};
         const auto deadline = clock::now() + opts.connect_timeout;
         while (clock::now() < deadline) {
             auto left =
                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-            if (zmq::poll(&item, 1, std::max(left, std::chrono::milliseconds(1))) == 0) continue;
+            const std::size_t n = mon ? 2 : 1;
+            if (zmq::poll(items.data(), n, std::max(left, std::chrono::milliseconds(1))) == 0) {
+                continue;
+            }
+            if (mon && (items[1].revents & ZMQ_POLLIN)) {
+                zmq::message_t event;
+                while (mon.recv(event, zmq::recv_flags::dontwait)) handshake = true;
+            }
+            if (!(items[0].revents & ZMQ_POLLIN)) continue;
             auto r = sess.try_recv(socks[s_query], zmq::recv_flags::dontwait);
             if (!r.msg || r.msg->header.msg_type != "connection_reply") continue;
             auto content = map_of(r.msg->content_as<msgpack::object>());
@@ -302,8 +344,14 @@ struct client::impl {
         }
         throw timeout_error("the hub at " + info.url(info.registration) +
                             " did not answer connection_request within " +
-                            std::to_string(opts.connect_timeout.count()) +
-                            " ms (wrong key, or no controller)");
+                            std::to_string(opts.connect_timeout.count()) + " ms (" +
+                            refusal_reason(handshake) + ")");
+    }
+
+    std::string refusal_reason(bool handshake) const {
+        if (!curve) return "wrong key, or no controller";
+        if (handshake) return "the CurveZMQ handshake completed: wrong HMAC key";
+        return "no CurveZMQ handshake completed: wrong curve_serverkey, or no controller";
     }
 
     // -- submission (any thread) -----------------------------------------------------------
@@ -388,8 +436,8 @@ struct client::impl {
                     on_iopub(*r.msg);
                 } else if (i == s_notif) {
                     on_notification(*r.msg);
-                } else if (i != s_query) {
-                    on_reply(*r.msg);
+                } else {
+                    on_reply(*r.msg);  // shell and control replies, hub query replies
                 }
             } catch (const std::exception&) {
                 // A signed message of an unexpected shape (a value out of range, ...): dropped
@@ -758,8 +806,8 @@ future client::shutdown(int engine_id) {
 
 future client::send(channel ch, int engine_id, message&& m, completion c) {
     auto st = impl_->new_state(m.header.msg_id, c);
-    int sock = s_task;
-    if (ch != channel::task) {
+    int sock = ch == channel::query ? s_query : s_task;
+    if (ch != channel::task && ch != channel::query) {
         auto e = impl_->require_engine(engine_id);
         m.identities = {buffer::copy_of(bytes_view(e.uuid))};
         st->target_uuid = e.uuid;
@@ -767,7 +815,10 @@ future client::send(channel ch, int engine_id, message&& m, completion c) {
     }
     // Control replies come without iopub outputs worth waiting for (a shut-down engine
     // never goes idle); comm replies complete on the comm_msg itself.
-    if (ch == channel::control || c == completion::comm_reply) st->idle_needed = 0;
+    // The hub publishes nothing on iopub for its queries.
+    if (ch == channel::control || ch == channel::query || c == completion::comm_reply) {
+        st->idle_needed = 0;
+    }
     future f(st);
     impl_->enqueue(sock, m, {std::move(st)});
     return f;

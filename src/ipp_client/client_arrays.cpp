@@ -50,7 +50,8 @@ wire_reply to_wire(const array_reply& r, std::vector<buffer>& buffers) {
                  .ename = r.ename,
                  .evalue = r.evalue,
                  .direct = r.direct,
-                 .nbytes = r.nbytes};
+                 .nbytes = r.nbytes,
+                 .curve_serverkey = r.curve_serverkey};
     if (r.array) {
         const auto& a = *r.array;
         w.dtype = a.type().str();
@@ -67,7 +68,8 @@ array_reply from_wire(const wire_reply& w, const std::vector<buffer>& buffers) {
                   .ename = w.ename,
                   .evalue = w.evalue,
                   .nbytes = static_cast<std::size_t>(w.nbytes),
-                  .direct = w.direct};
+                  .direct = w.direct,
+                  .curve_serverkey = w.curve_serverkey};
     if (r.ok() && !w.dtype.empty()) {
         try {
             r.array = make_view(w.dtype, w.shape, w.order, buffers);
@@ -135,6 +137,7 @@ detail::wire_reply parse_reply_json(const std::string& text) {
     str("dtype", w.dtype);
     str("order", w.order);
     str("direct", w.direct);
+    str("curve_serverkey", w.curve_serverkey);
     if (auto it = d.FindMember("nbytes"); it != d.MemberEnd() && it->value.IsUint64()) {
         w.nbytes = it->value.GetUint64();
     }
@@ -163,6 +166,8 @@ array_client::~array_client() = default;
 
 void array_client::install(const std::vector<int>& engine_ids, bool direct,
                            std::chrono::milliseconds timeout) {
+    // A curve cluster's engines serve their direct endpoint with CurveZMQ too.
+    const bool curve = !client_.connection().curve_serverkey.empty();
     const std::string code =
         "import base64 as _zb, sys as _zs, types as _zt\n"
         "if 'zsession_ipp_comm' not in _zs.modules:\n"
@@ -173,7 +178,7 @@ void array_client::install(const std::vector<int>& engine_ids, bool direct,
         "    _zs.modules['zsession_ipp_comm'] = _zm\n"
         "    del _zm\n"
         "_zs.modules['zsession_ipp_comm'].register(direct=" +
-        std::string(direct ? "True" : "False") +
+        std::string(direct ? "True" : "False") + ", curve=" + (curve ? "True" : "False") +
         ")\n"
         "del _zb, _zs, _zt\n";
     auto futures = client_.execute(engine_ids, code, true);
@@ -183,19 +188,26 @@ void array_client::install(const std::vector<int>& engine_ids, bool direct,
         const int id = f.get(timeout).engine_id;
         auto info = request_via_controller(id, array_request{.op = "info"}, timeout);
         info.raise_if_error();
-        set_direct_endpoint(id, info.direct);
+        set_direct_endpoint(id, info.direct, info.curve_serverkey);
     }
 }
 
-void array_client::set_direct_endpoint(int engine_id, const std::string& endpoint) {
+void array_client::set_direct_endpoint(int engine_id, const std::string& endpoint,
+                                       const std::string& curve_serverkey) {
     std::lock_guard lock(mu_);
     if (endpoint.empty()) {
         direct_.erase(engine_id);
         return;
     }
+    if (!client_.connection().curve_serverkey.empty() && curve_serverkey.empty()) {
+        throw usage_error("the cluster uses CurveZMQ: the direct endpoint " + endpoint +
+                          " of engine " + std::to_string(engine_id) +
+                          " needs a curve_serverkey too");
+    }
     auto opts = client_.session().options();
     opts.session_id.clear();  // each channel its own session id
-    direct_[engine_id] = std::make_shared<direct_channel>(endpoint, std::move(opts));
+    direct_[engine_id] =
+        std::make_shared<direct_channel>(endpoint, std::move(opts), curve_serverkey);
 }
 
 std::string array_client::direct_endpoint(int engine_id) const {
@@ -210,16 +222,22 @@ std::string array_client::discover_direct(int engine_id, std::chrono::millisecon
     r.raise_if_error();
     rapidjson::Document d;
     d.Parse(r.content_json.c_str());
-    std::string endpoint;
+    std::string endpoint, key;
     if (!d.HasParseError() && d.IsObject()) {
         auto z = d.FindMember("zsession");
         if (z != d.MemberEnd() && z->value.IsObject()) {
             auto ep = z->value.FindMember("direct");
             if (ep != z->value.MemberEnd() && ep->value.IsString())
                 endpoint = ep->value.GetString();
+            auto k = z->value.FindMember("curve_serverkey");
+            if (k != z->value.MemberEnd() && k->value.IsString()) key = k->value.GetString();
         }
     }
-    if (!endpoint.empty()) set_direct_endpoint(engine_id, endpoint);
+    if (endpoint.empty()) return endpoint;
+    if (!client_.connection().curve_serverkey.empty() && key.empty()) {
+        return {};  // an endpoint without CurveZMQ in a curve cluster: not used
+    }
+    set_direct_endpoint(engine_id, endpoint, key);
     return endpoint;
 }
 

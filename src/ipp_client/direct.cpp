@@ -4,6 +4,8 @@
 
 #include <atomic>
 
+#include "zsession/error.hpp"
+
 #include "array_wire.hpp"
 
 namespace zsession::ipp {
@@ -15,23 +17,35 @@ using clock = std::chrono::steady_clock;
 struct direct_channel::impl {
     std::string endpoint;
     zsession::session sess;
+    std::string curve_serverkey;
+    std::optional<curve_keypair> curve_client;  // made once, reused on reconnection
     zmq::context_t ctx{1};
     zmq::socket_t sock;
     std::mutex mu;
 
-    impl(std::string ep, session_options o) : endpoint(std::move(ep)), sess(std::move(o)) {
+    impl(std::string ep, session_options o, std::string serverkey)
+        : endpoint(std::move(ep)), sess(std::move(o)), curve_serverkey(std::move(serverkey)) {
+        if (!curve_serverkey.empty()) {
+            if (!is_curve_key(curve_serverkey)) {
+                throw usage_error("direct endpoint " + endpoint +
+                                  ": curve_serverkey is not a Z85 key");
+            }
+            curve_client = make_curve_keypair();
+        }
         connect();
     }
     void connect() {
         sock = zmq::socket_t(ctx, zmq::socket_type::dealer);
         sock.set(zmq::sockopt::linger, 0);
         apply_limits(sock, sess.options().limits);
+        if (curve_client) configure_curve_client(sock, curve_serverkey, *curve_client);
         sock.connect(endpoint);
     }
 };
 
-direct_channel::direct_channel(const std::string& endpoint, session_options options)
-    : impl_(std::make_unique<impl>(endpoint, std::move(options))) {}
+direct_channel::direct_channel(const std::string& endpoint, session_options options,
+                               std::string curve_serverkey)
+    : impl_(std::make_unique<impl>(endpoint, std::move(options), std::move(curve_serverkey))) {}
 
 direct_channel::~direct_channel() = default;
 
@@ -58,8 +72,11 @@ array_reply direct_channel::request(const array_request& req, std::chrono::milli
         return reply;
     }
     impl_->connect();  // a late reply must not answer the next request
-    throw timeout_error("no array_reply from direct endpoint " + impl_->endpoint + " within " +
-                        std::to_string(timeout.count()) + " ms (wrong key, or engine gone)");
+    throw timeout_error(
+        "no array_reply from direct endpoint " + impl_->endpoint + " within " +
+        std::to_string(timeout.count()) + " ms (" +
+        (impl_->curve_client ? "wrong curve_serverkey or cluster key" : "wrong key") +
+        ", or engine gone)");
 }
 
 // -- direct_server --------------------------------------------------------------------------
@@ -70,14 +87,20 @@ struct direct_server::impl {
     zmq::context_t ctx{1};
     zmq::socket_t sock;
     std::string endpoint;
+    std::string curve_public;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> served{0};
     std::thread thread;
 
-    impl(session_options o, handler_type h, const std::string& url)
+    impl(session_options o, handler_type h, const std::string& url,
+         const std::optional<curve_keypair>& curve)
         : sess(std::move(o)), handler(std::move(h)), sock(ctx, zmq::socket_type::router) {
         sock.set(zmq::sockopt::linger, 0);
         apply_limits(sock, sess.options().limits);
+        if (curve) {
+            configure_curve_server(sock, *curve);
+            curve_public = curve->public_key;
+        }
         sock.bind(url);
         endpoint = sock.get(zmq::sockopt::last_endpoint);
     }
@@ -118,8 +141,8 @@ struct direct_server::impl {
 };
 
 direct_server::direct_server(session_options options, handler_type handler,
-                             const std::string& bind_url)
-    : impl_(std::make_unique<impl>(std::move(options), std::move(handler), bind_url)) {
+                             const std::string& bind_url, std::optional<curve_keypair> curve)
+    : impl_(std::make_unique<impl>(std::move(options), std::move(handler), bind_url, curve)) {
     impl_->thread = std::thread([this] { impl_->run(); });
 }
 
@@ -134,6 +157,10 @@ const std::string& direct_server::endpoint() const noexcept {
 
 std::size_t direct_server::served() const noexcept {
     return impl_->served;
+}
+
+const std::string& direct_server::curve_public_key() const noexcept {
+    return impl_->curve_public;
 }
 
 }  // namespace zsession::ipp

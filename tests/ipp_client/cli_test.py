@@ -49,6 +49,20 @@ with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
     f.flush()
     assert "[engine 0] from file" in ipp("run", "--targets", "0", f.name).stdout
 
+# The hub's queue status: both engines, each having completed requests.
+lines = ipp("queue").stdout.splitlines()
+assert lines[0] == "engine\tqueue\ttasks\tcompleted", lines
+rows = [line.split("\t") for line in lines[1:-1]]
+assert [r[0] for r in rows] == ["0", "1"], lines
+assert all(int(r[3]) >= 1 for r in rows), lines
+assert lines[-1] == "unassigned\t0", lines
+assert len(ipp("queue", "--targets", "1").stdout.splitlines()) == 3
+# An unknown engine: the hub's error, exit status 1.
+assert "IndexError" in ipp("queue", "--targets", "7", expect=1).stderr
+# results needs the hub's records: under --nodb the hub answers an error (exit status 1).
+err = ipp("results", "no-such-id", expect=1).stderr
+assert "the hub answered" in err, err
+
 # A wrong key: no reply from the hub, a clear message, exit status 2.
 import json
 with open(os.path.join(profile, "security", "ipcontroller-client.json")) as f:

@@ -1,7 +1,12 @@
 """Starts a throwaway ipyparallel cluster on 127.0.0.1 and runs a program against it.
 
     cluster.py [--engines N] [--cxx-engine EXE [--cxx-engines M]] [--ipcontroller-arg ARG]...
-               -- PROGRAM [ARGS...]
+               [--curve] [--with-db] -- PROGRAM [ARGS...]
+
+--curve starts the controller with IPP_ENABLE_CURVE=1 (CurveZMQ on every socket; the
+connection files then carry curve_serverkey and an empty key). --with-db keeps the
+controller's default in-memory DictDB (the hub's history and result queries need it)
+instead of --nodb.
 
 Debian's ipcontroller (--nodb, fast heartbeats so dead engines are noticed within ~2 s) with a
 temporary profile dir, N Python ipengines and M C++ engines EXE (zcalc-ipengine). PROGRAM runs with ZSESSION_IPP_PROFILE set to
@@ -32,6 +37,11 @@ def count_engines(client_file):
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.DEALER)
     sock.linger = 0
+    if info.get("curve_serverkey"):
+        public, secret = zmq.curve_keypair()
+        sock.curve_serverkey = info["curve_serverkey"].encode("ascii")
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
     sock.connect(f"{info['interface']}:{info['registration']}")
     try:
         session.send(sock, "connection_request")
@@ -71,6 +81,8 @@ def main():
     ap.add_argument("--cxx-engines", type=int, default=1)
     ap.add_argument("--ipcontroller-arg", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=150)
+    ap.add_argument("--curve", action="store_true")
+    ap.add_argument("--with-db", action="store_true")
     ap.add_argument("program", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
@@ -78,11 +90,16 @@ def main():
     with tempfile.TemporaryDirectory(prefix="zsession-ipp-") as profile:
         logs = open(os.path.join(profile, "cluster.log"), "w")
         try:
+            controller_env = dict(os.environ)
+            controller_env.pop("IPP_ENABLE_CURVE", None)
+            if args.curve:
+                controller_env["IPP_ENABLE_CURVE"] = "1"
             procs.append(subprocess.Popen(
-                ["ipcontroller", f"--profile-dir={profile}", "--ip=127.0.0.1", "--nodb",
-                 "--HeartMonitor.period=500", "--HeartMonitor.max_heartmonitor_misses=4",
-                 "--log-level=WARN"] + args.ipcontroller_arg,
-                stdout=logs, stderr=subprocess.STDOUT))
+                ["ipcontroller", f"--profile-dir={profile}", "--ip=127.0.0.1"]
+                + ([] if args.with_db else ["--nodb"])
+                + ["--HeartMonitor.period=500", "--HeartMonitor.max_heartmonitor_misses=4",
+                   "--log-level=WARN"] + args.ipcontroller_arg,
+                env=controller_env, stdout=logs, stderr=subprocess.STDOUT))
             client_file = os.path.join(profile, "security", "ipcontroller-client.json")
             deadline = time.time() + START_TIMEOUT
             while not os.path.exists(client_file):

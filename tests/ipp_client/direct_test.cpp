@@ -110,3 +110,27 @@ TEST_CASE("errors: a handler error, an exception, a wrong key") {
     // The server is unharmed, and the right key still works.
     CHECK(ch.request({.op = "info"}, 10s).direct == "self");
 }
+
+TEST_CASE("direct_server with CurveZMQ: the right server key is answered, others time out") {
+    store engine;
+    const auto keys = make_curve_keypair();
+    direct_server server(opts(""), std::ref(engine), "tcp://127.0.0.1:*", keys);
+    CHECK(server.curve_public_key() == keys.public_key);
+
+    const auto a = doubles(1 << 16);  // 512 KiB
+    direct_channel good(server.endpoint(), opts(""), keys.public_key);
+    const auto r = good.request({.op = "echo", .array = a.view()}, 10s);
+    REQUIRE(r.ok());
+    REQUIRE(r.array);
+    CHECK(bytes_view(r.array->bytes()) == bytes_view(a.view().bytes()));
+
+    direct_channel wrong(server.endpoint(), opts(""), make_curve_keypair().public_key);
+    CHECK_THROWS_AS(wrong.request({.op = "info"}, 500ms), timeout_error);
+    direct_channel plain(server.endpoint(), opts(""));  // no CurveZMQ at all
+    CHECK_THROWS_AS(plain.request({.op = "info"}, 500ms), timeout_error);
+    CHECK(server.served() == 1);
+    CHECK_THROWS_AS(direct_channel(server.endpoint(), opts(""), "not a key"), usage_error);
+
+    direct_server no_curve(opts("k"), std::ref(engine));
+    CHECK(no_curve.curve_public_key().empty());
+}

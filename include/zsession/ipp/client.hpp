@@ -33,7 +33,10 @@ struct client_connection_info {
     std::string pack = "json";  ///< only "json" is supported (ipyparallel's default)
     std::string task_scheme;    ///< "leastload", ...
     std::string location;
-    std::string curve_serverkey;  ///< non-empty: CurveZMQ, which this client refuses
+    /// Non-empty (IPP_ENABLE_CURVE=1 on the controller): the controller's CurveZMQ public
+    /// key (Z85). Every socket of the client is then a CurveZMQ client of it, with one fresh
+    /// key pair of the client's own; `key` is then "" (CurveZMQ authenticates instead).
+    std::string curve_serverkey;
     int registration = 0, control = 0, mux = 0, task = 0, iopub = 0, notification = 0,
         broadcast = 0;
 
@@ -172,6 +175,38 @@ struct client_options {
     std::size_t copy_threshold = default_copy_threshold;
 };
 
+/// One engine's line of the hub's queue_reply (client::queue_status).
+struct engine_queue {
+    int engine_id = -1;
+    int queue = 0;      ///< requests sent through the mux, not yet answered
+    int tasks = 0;      ///< load-balanced tasks assigned to it, not yet answered
+    int completed = 0;  ///< requests it answered (mux and task), since the last purge
+};
+
+/// The hub's queue_reply: each engine asked about, and the tasks no engine took yet.
+struct hub_queue_status {
+    std::vector<engine_queue> engines{};  ///< ordered by engine id
+    int unassigned = 0;
+};
+
+/// One request as the hub's database recorded it (client::results).
+struct stored_result {
+    std::string msg_id;
+    std::string msg_type;                  ///< of the reply ("execute_reply"), "" when absent
+    std::string status;                    ///< the reply content's status
+    std::string engine_uuid;               ///< the engine that answered (result_metadata.engine)
+    std::string stdout_text, stderr_text;  ///< the outputs the hub collected from iopub
+    std::string received;                  ///< when the hub got the reply (ISO 8601)
+    std::string result_content_json;       ///< the reply content as JSON text
+};
+
+/// The hub's result_reply: which of the asked msg_ids are pending or completed, and (unless
+/// status only) the completed ones' records.
+struct hub_results {
+    std::vector<std::string> pending{}, completed{};
+    std::vector<stored_result> records{};  ///< one per completed id, in the hub's order
+};
+
 /// Load-balanced request options: the task scheduler's metadata.
 struct task_options {
     std::vector<int> targets{};         ///< engine ids allowed; empty = any
@@ -188,8 +223,10 @@ struct task_options {
 class client {
   public:
     /// Connects and asks the hub for its engines (connection_request). Throws timeout_error
-    /// when the hub does not answer within options.connect_timeout (wrong key, no hub),
-    /// usage_error for an unsupported connection file (CurveZMQ, a non-JSON packer).
+    /// when the hub does not answer within options.connect_timeout (wrong key, wrong
+    /// curve_serverkey: the message says whether a CurveZMQ handshake completed; no hub),
+    /// usage_error for an unsupported connection file (a non-JSON packer, a malformed
+    /// curve_serverkey, CurveZMQ with a libzmq built without it).
     explicit client(client_connection_info info, client_options options = {});
     /// Stops the I/O thread; requests still pending complete with status "error",
     /// ename "ClientClosed".
@@ -229,8 +266,30 @@ class client {
     /// shutdown_request on an engine's control channel.
     future shutdown(int engine_id);
 
-    /// Which socket a raw request goes through.
-    enum class channel { mux, task, control };
+    // -- hub queries (the query socket; docs/IPYPARALLEL-CLIENT.md "Hub queries") ---------
+    // Each throws remote_error when the hub answers with an error (an unknown engine id, a
+    // pending msg_id to purge, a query the controller's database cannot serve: --nodb keeps
+    // no history and no records) and timeout_error when it does not answer within `timeout`.
+
+    /// queue_request: per engine (empty ids = all) its queued, task and completed counts.
+    hub_queue_status queue_status(const std::vector<int>& engine_ids = {},
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// result_request: the records of `msg_ids` (status_only: only pending/completed, which
+    /// the hub knows without a database). An unknown msg_id is a remote_error (KeyError).
+    hub_results results(const std::vector<std::string>& msg_ids, bool status_only = false,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// history_request: every msg_id in the hub's database, oldest first.
+    std::vector<std::string> history(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// purge_request: drops the records of completed `msg_ids` and of every completed request
+    /// of `engine_ids` from the hub's database (neither given: nothing is dropped).
+    void purge_results(const std::vector<std::string>& msg_ids,
+                       const std::vector<int>& engine_ids = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// purge_request "all": drops every completed record.
+    void purge_all_results(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+    /// Which socket a raw request goes through (query: the hub itself; engine_id ignored).
+    enum class channel { mux, task, control, query };
     /// How a raw request completes.
     enum class completion {
         reply,       ///< on the shell/control reply (+ iopub idle within output_grace)

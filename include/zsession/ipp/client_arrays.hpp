@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "zsession/curve.hpp"
 #include "zsession/ipp/client.hpp"
 #include "zsession/ndarray.hpp"
 
@@ -58,6 +59,8 @@ struct array_reply {
     std::string ename{}, evalue{};
     std::size_t nbytes = 0;
     std::string direct{};  ///< info: the engine's direct endpoint, "" when it has none
+    /// info: the direct endpoint's CurveZMQ public key (Z85), "" when it speaks no CurveZMQ.
+    std::string curve_serverkey{};
     std::optional<ndarray_view> array{};  ///< pull, echo: a view of the received frame
     bool via_direct = false;              ///< which path carried it
     bool ok() const noexcept { return status == "ok"; }
@@ -71,8 +74,12 @@ struct array_reply {
 /// cluster key. Synchronous; one request at a time (calls are serialized by a mutex).
 class direct_channel {
   public:
-    /// Connects to `endpoint` ("tcp://host:port"). Throws zmq::error_t for a bad address.
-    direct_channel(const std::string& endpoint, session_options options);
+    /// Connects to `endpoint` ("tcp://host:port"). With `curve_serverkey` (the endpoint's
+    /// public key, Z85), a CurveZMQ client with a fresh key pair of its own: a server with
+    /// another key never completes the handshake, so requests time out. Throws zmq::error_t
+    /// for a bad address, usage_error for a malformed key.
+    direct_channel(const std::string& endpoint, session_options options,
+                   std::string curve_serverkey = {});
     ~direct_channel();
     /// Sends `req`, waits for its reply. Throws timeout_error when none comes within
     /// `timeout` (a wrong key: the server drops the message); the channel then reconnects
@@ -89,11 +96,16 @@ class direct_channel {
 /// to `bind_url` and a thread that answers each `array_request` with `handler`'s reply.
 /// The handler runs on the server's thread; it must not throw (an exception becomes an
 /// error reply). Stops and joins in the destructor.
+///
+/// With `curve` the ROUTER is a CurveZMQ server with that key pair: only clients that know
+/// curve->public_key complete a handshake (a curve-enabled cluster's engines use a key pair
+/// of their own, advertised through the controller; docs/IPYPARALLEL-CLIENT.md).
 class direct_server {
   public:
     using handler_type = std::function<array_reply(const array_request&)>;
     direct_server(session_options options, handler_type handler,
-                  const std::string& bind_url = "tcp://127.0.0.1:*");
+                  const std::string& bind_url = "tcp://127.0.0.1:*",
+                  std::optional<curve_keypair> curve = std::nullopt);
     ~direct_server();
     direct_server(const direct_server&) = delete;
     direct_server& operator=(const direct_server&) = delete;
@@ -101,6 +113,8 @@ class direct_server {
     const std::string& endpoint() const noexcept;
     /// Requests answered so far.
     std::size_t served() const noexcept;
+    /// The CurveZMQ public key clients must know, "" when the server speaks no CurveZMQ.
+    const std::string& curve_public_key() const noexcept;
 
   private:
     struct impl;
@@ -123,12 +137,17 @@ class array_client {
     void install(const std::vector<int>& engine_ids = {}, bool direct = false,
                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
     /// Uses `endpoint` as `engine_id`'s direct path (learned elsewhere, e.g. a C++ engine's
-    /// kernel_info "zsession" field). "" removes it.
-    void set_direct_endpoint(int engine_id, const std::string& endpoint);
+    /// kernel_info "zsession" field), speaking CurveZMQ to `curve_serverkey` when given.
+    /// "" removes it. Throws usage_error when the cluster uses CurveZMQ and no key is given:
+    /// a curve cluster's messages are unsigned (its key is ""), so its direct path must be
+    /// encrypted and authenticated by CurveZMQ too.
+    void set_direct_endpoint(int engine_id, const std::string& endpoint,
+                             const std::string& curve_serverkey = "");
     std::string direct_endpoint(int engine_id) const;
     /// Asks the engine for kernel_info and, when its content has
-    /// `"zsession": {"direct": "<endpoint>"}` (how C++ engines advertise it), uses that
-    /// endpoint. Returns it, or "" when the engine advertises none (Python engines).
+    /// `"zsession": {"direct": "<endpoint>", "curve_serverkey": "<key>"}` (how C++ engines
+    /// advertise it), uses that endpoint. Returns it, or "" when the engine advertises none
+    /// (Python engines), or none usable (a curve cluster and an endpoint without a key).
     std::string discover_direct(int engine_id, std::chrono::milliseconds timeout);
     std::size_t direct_threshold() const noexcept { return threshold_; }
 

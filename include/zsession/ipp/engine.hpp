@@ -48,6 +48,10 @@ struct engine_options {
     /// (docs/IPYPARALLEL-CLIENT.md). The engine does not serve it: the program does (e.g. a
     /// zsession::ipp::direct_server of the client library, as zcalc-ipengine). "" = none.
     std::string direct_endpoint;
+    /// The direct endpoint's CurveZMQ public key (Z85), advertised beside it as
+    /// `"curve_serverkey"`; "" = the endpoint speaks no CurveZMQ. A client of a curve-enabled
+    /// cluster uses a direct endpoint only with a key (docs/IPYPARALLEL-CLIENT.md).
+    std::string direct_curve_serverkey;
 };
 
 enum class run_result {
