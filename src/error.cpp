@@ -26,6 +26,8 @@ const char* to_string(errc code) noexcept {
             return "usage";
         case errc::crypto:
             return "crypto";
+        case errc::send_timeout:
+            return "send_timeout";
     }
     return "unknown";
 }

@@ -1,6 +1,8 @@
 #include "zsession/session.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <utility>
 
 #include <zmq_addon.hpp>
@@ -20,8 +22,20 @@ session_options completed(session_options o) {
 
 }  // namespace
 
+/// The counters behind stats(): relaxed atomics, each updated once per message.
+struct session::counters {
+    std::atomic<std::uint64_t> received{0}, sent{0}, bytes_in{0}, bytes_out{0};
+    std::array<std::atomic<std::uint64_t>, errc_count> dropped{};
+
+    static void add(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept {
+        c.fetch_add(n, std::memory_order_relaxed);
+    }
+};
+
 session::session(session_options options)
-    : options_(completed(std::move(options))), codec_(options_) {}
+    : options_(completed(std::move(options))),
+      codec_(options_),
+      counters_(std::make_unique<counters>()) {}
 session::~session() = default;
 session::session(session&&) noexcept = default;
 session& session::operator=(session&&) noexcept = default;
@@ -47,11 +61,21 @@ message session::make_message(std::string_view msg_type) const {
     return m;
 }
 
-message session::make_reply(const message& request, std::string_view msg_type) const {
+message session::make_message(std::string_view msg_type, const message& parent) const {
     message m = make_message(msg_type);
-    m.parent_header = request.header;
-    m.identities = request.identities;
+    m.parent_header = parent.header;
+    m.identities = parent.identities;
     return m;
+}
+
+message session::make_reply(const message& request, std::string_view msg_type) const {
+    return make_message(msg_type, request);
+}
+
+const header& session::renew(message& m) const {
+    m.header.msg_id = new_uuid4();
+    m.header.date = utc_now_iso8601();
+    return m.header;
 }
 
 std::string session::sign(std::span<const bytes_view, 4> parts) const {
@@ -92,10 +116,23 @@ class scratch_frames {
     frames frames_;
 };
 
-/// Receives one whole message into `in` (cleared first); false on would-block. Unlike
-/// zmq::recv_multipart, it keeps draining an oversized message (keeping nothing) so a bad
-/// message never leaves the socket mid-message.
-bool receive_into(zmq::socket_ref socket, zmq::recv_flags flags, const limits& lim, frames& in) {
+/// The delimiter's index among the frames `in` may start with (the first max_identities + 1,
+/// as the codec scans), or in.size() when it is not there.
+std::size_t delimiter_index(const frames& in, const limits& lim) {
+    const std::size_t scan = lim.max_identities < in.size() ? lim.max_identities + 1 : in.size();
+    for (std::size_t i = 0; i < scan; ++i) {
+        if (in[i].to_string_view() == delimiter) return i;
+    }
+    return in.size();
+}
+
+/// Receives one whole message into `in` (cleared first) and adds its bytes to `bytes_in`;
+/// false when nothing was received. Unlike zmq::recv_multipart, it keeps draining an
+/// oversized message so a bad message never leaves the socket mid-message; of such a message
+/// it keeps only what can identify its sender (the frames up to and with `<IDS|MSG>` when
+/// that came first, else the first frame), then throws limit_error.
+bool receive_into(zmq::socket_ref socket, zmq::recv_flags flags, const limits& lim, frames& in,
+                  std::atomic<std::uint64_t>& bytes_in) {
     in.clear();
     zmq::message_t part;
     if (!socket.recv(part, flags)) return false;
@@ -103,54 +140,145 @@ bool receive_into(zmq::socket_ref socket, zmq::recv_flags flags, const limits& l
     bool over = false;
     for (;;) {
         total += part.size();
-        if (++count > lim.max_frames() || total > lim.max_message_bytes) {
-            over = true;  // keep draining to the end of the message, keep nothing
-            in.clear();
-        }
         const bool more = part.more();
-        if (!over) in.push_back(std::move(part));
+        if (over) {
+            // drain: keep nothing more
+        } else if (++count > lim.max_frames() || total > lim.max_message_bytes) {
+            over = true;
+            const std::size_t delim = delimiter_index(in, lim);
+            in.resize(delim < in.size() ? delim + 1 : std::min<std::size_t>(in.size(), 1));
+            if (in.empty()) in.push_back(std::move(part));
+        } else {
+            in.push_back(std::move(part));
+        }
         if (!more) break;
         // The rest of a multipart message is already queued: this never blocks.
         part = zmq::message_t();
         (void)socket.recv(part, zmq::recv_flags::none);
     }
+    bytes_in.fetch_add(total, std::memory_order_relaxed);
     if (over) throw limit_error("message exceeds limits.max_frames() or limits.max_message_bytes");
     return true;
 }
 
+/// The routing identities of a dropped message, taken out of its frames `in`: see
+/// recv_result::identities.
+std::vector<buffer> take_identities(frames& in, const limits& lim, zmq::socket_ref socket) {
+    std::vector<buffer> ids;
+    std::size_t n = delimiter_index(in, lim);
+    if (n == in.size()) {
+        // No delimiter within the limits: only a ROUTER's first frame is known to be one.
+        if (in.empty() ||
+            socket.get(zmq::sockopt::type) != static_cast<int>(zmq::socket_type::router)) {
+            return ids;
+        }
+        n = 1;
+    }
+    ids.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) ids.push_back(buffer::take(std::move(in[i])));
+    return ids;
+}
+
 }  // namespace
+
+void session::send(zmq::socket_ref socket, const message& m) const {
+    (void)send(socket, m, zmq::send_flags::none);
+}
 
 bool session::send(zmq::socket_ref socket, const message& m, zmq::send_flags flags) const {
     scratch_frames scratch;
     frames& out = scratch.get();
     codec_.encode_into(m, out);
+    std::size_t bytes = 0;
+    for (const auto& f : out) bytes += f.size();
     // libzmq accepts a multipart message atomically: only the first part can block, and
     // send_multipart then returns empty with nothing sent.
-    return zmq::send_multipart(socket, out, flags).has_value();
+    if (!zmq::send_multipart(socket, out, flags)) {
+        if ((static_cast<int>(flags) & ZMQ_DONTWAIT) != 0) return false;
+        throw send_timeout_error(
+            "send: ZMQ_SNDTIMEO expired before the socket took the message; "
+            "nothing was sent");
+    }
+    counters::add(counters_->sent, 1);
+    counters::add(counters_->bytes_out, bytes);
+    return true;
 }
 
 std::optional<frames> session::recv_frames(zmq::socket_ref socket, zmq::recv_flags flags) const {
     frames in;
-    if (!receive_into(socket, flags, options_.limits, in)) return std::nullopt;
+    if (!receive_into(socket, flags, options_.limits, in, counters_->bytes_in)) {
+        return std::nullopt;
+    }
     return in;
 }
 
-std::optional<message> session::recv(zmq::socket_ref socket, zmq::recv_flags flags) const {
+bool session::receive(zmq::socket_ref socket, zmq::recv_flags flags, std::optional<message>& out,
+                      std::vector<buffer>* identities) const {
     scratch_frames scratch;  // a bad message's frames are released even when decode throws
     frames& in = scratch.get();
-    if (!receive_into(socket, flags, options_.limits, in)) return std::nullopt;
-    return codec_.decode(std::move(in));
+    try {
+        if (!receive_into(socket, flags, options_.limits, in, counters_->bytes_in)) return false;
+        out.emplace(codec_.decode(std::move(in)));
+    } catch (const error& e) {
+        // decode moves the identities out of `in` last, after everything that can throw a
+        // zsession::error, so the dropped message's identities are still there.
+        counters::add(counters_->dropped[static_cast<std::size_t>(e.code())], 1);
+        std::vector<buffer> ids = take_identities(in, options_.limits, socket);
+        if (options_.on_drop) {
+            try {
+                options_.on_drop(dropped_message{e.code(), e.what(), ids});
+            } catch (...) {  // documented: a throwing hook changes nothing
+            }
+        }
+        if (identities) *identities = std::move(ids);
+        throw;
+    }
+    counters::add(counters_->received, 1);
+    return true;
+}
+
+std::optional<message> session::recv(zmq::socket_ref socket, zmq::recv_flags flags) const {
+    std::optional<message> m;
+    (void)receive(socket, flags, m, nullptr);
+    return m;
 }
 
 recv_result session::try_recv(zmq::socket_ref socket, zmq::recv_flags flags) const {
     recv_result r;
     try {
-        r.msg = recv(socket, flags);
+        if (!receive(socket, flags, r.msg, &r.identities)) {
+            r.timeout = (static_cast<int>(flags) & ZMQ_DONTWAIT) == 0;
+        }
     } catch (const error& e) {
         r.code = e.code();
         r.error_message = e.what();
     }
     return r;
+}
+
+session_stats session::stats() const noexcept {
+    session_stats s;
+    const auto get = [](const std::atomic<std::uint64_t>& c) {
+        return c.load(std::memory_order_relaxed);
+    };
+    s.received = get(counters_->received);
+    s.sent = get(counters_->sent);
+    s.bytes_in = get(counters_->bytes_in);
+    s.bytes_out = get(counters_->bytes_out);
+    for (std::size_t i = 0; i < errc_count; ++i) {
+        s.dropped_by_code[i] = get(counters_->dropped[i]);
+        s.dropped += s.dropped_by_code[i];
+    }
+    s.replays = s.dropped_for(errc::replay);
+    return s;
+}
+
+void session::reset_stats() const noexcept {
+    for (auto* c :
+         {&counters_->received, &counters_->sent, &counters_->bytes_in, &counters_->bytes_out}) {
+        c->store(0, std::memory_order_relaxed);
+    }
+    for (auto& c : counters_->dropped) c.store(0, std::memory_order_relaxed);
 }
 
 void apply_limits(zmq::socket_ref socket, const limits& l) {

@@ -252,7 +252,7 @@ TEST_CASE("each malformed message gives its typed error, then the next good mess
             CAPTURE(c.name);
             test::send_raw(p.a, c.make(s));
             message good = s.make_message("good");
-            REQUIRE(s.send(p.a, good));
+            s.send(p.a, good);
 
             recv_result bad = s.try_recv(p.b);
             CHECK(to_string(bad.code) == std::string(to_string(c.expected)));
@@ -279,7 +279,7 @@ TEST_CASE("recv throws the error's own type, and the socket keeps working") {
     CHECK_THROWS_AS(s.recv(p.b), protocol_error);
     test::send_raw(p.a, signed_raw(s, {header_map(s), empty_map, empty_map, "\xc1"}));
     CHECK_THROWS_AS(s.recv(p.b), decode_error);
-    REQUIRE(s.send(p.a, s.make_message("fine")));
+    s.send(p.a, s.make_message("fine"));
     CHECK(s.recv(p.b)->header.msg_type == "fine");
 }
 

@@ -4,6 +4,7 @@
 // and the socket are usable: the bad message was consumed whole, and the next one is received.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -22,7 +23,11 @@ enum class errc {
     compression,      ///< a compressed buffer that does not decompress to its declared size
     usage,            ///< the caller broke an API contract (bad option, bad argument)
     crypto,           ///< OpenSSL failed to compute a MAC (out of memory, provider failure)
+    send_timeout,     ///< a blocking send found no room within the socket's ZMQ_SNDTIMEO
 };
+
+/// How many codes errc has (the size of session_stats::dropped_by_code).
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::send_timeout) + 1;
 
 /// Short stable name of a code ("signature", "limit", ...).
 const char* to_string(errc code) noexcept;
@@ -80,6 +85,10 @@ ZSESSION_DEFINE_ERROR(usage_error, error, usage)
 /// OpenSSL failed while computing a MAC (it could not allocate or reset a context). Thrown
 /// by encode, decode and sign of a signed codec; the codec stays usable.
 ZSESSION_DEFINE_ERROR(crypto_error, error, crypto)
+/// A blocking session::send (no dontwait) could not hand the message to the socket within
+/// its ZMQ_SNDTIMEO (no peer connected, or every peer at its high-water mark). Nothing was
+/// sent; the session and the socket are usable. Never caused by a received message.
+ZSESSION_DEFINE_ERROR(send_timeout_error, error, send_timeout)
 
 #undef ZSESSION_DEFINE_ERROR
 

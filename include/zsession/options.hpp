@@ -4,10 +4,15 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 
+#include "zsession/buffer.hpp"
 #include "zsession/compression.hpp"
+#include "zsession/error.hpp"
 
 namespace zsession {
 
@@ -117,6 +122,16 @@ struct offload_options {
     compression_options compression{};
 };
 
+/// What session_options::on_drop is told about a received message the session dropped.
+/// Every view is valid only during the call: copy what you keep.
+struct dropped_message {
+    errc code = errc::ok;     ///< why it was dropped (signature, replay, protocol, limit, ...)
+    std::string_view what{};  ///< the error's what()
+    /// The routing identities it came with (see recv_result::identities): on a ROUTER, the
+    /// first one names the peer that sent it.
+    std::span<const buffer> identities{};
+};
+
 /// Everything a session is built from. Copied into the session; the session never changes.
 /// Meant for designated initializers (`{.key = k}`): every member has a default member
 /// initializer, `{}` at least, which is what keeps GCC's -Wmissing-field-initializers quiet
@@ -144,6 +159,13 @@ struct session_options {
     /// Handlers for typed values (placeholder.hpp). Null: the session makes its own
     /// registry::builtins(). Shared read-only, so one registry can serve many sessions.
     std::shared_ptr<const registry> handlers{};
+    /// Called by session::recv and session::try_recv for each received message they drop
+    /// (bad layout, signature, replay, limits, decode), after the message was consumed whole
+    /// and before the error is thrown or returned; never for a good message, never for a
+    /// timeout. Runs on the receiving thread, so keep it short (log, count). It should not
+    /// throw: an exception it throws is caught and discarded, so the drop is still reported
+    /// and the next message is received normally. Empty: nothing is called.
+    std::function<void(const dropped_message&)> on_drop{};
 };
 
 /// Anything that hands out session_options through options() (a session): the convenience

@@ -48,7 +48,7 @@ void check_round_trip(zmq::context_t& ctx) {
     zsession::message m = s.make_message("job");
     const std::vector<double> values(1000, 0.25);
     m.set_content(job{"sum", zsession::offload(s, m, values)});
-    check(s.send(tx, m), "send");
+    s.send(tx, m);
 
     std::optional<zsession::message> got = s.recv(rx);
     check(got.has_value(), "recv");
@@ -66,7 +66,7 @@ void check_exception_type(zmq::context_t& ctx) {
     tx.connect("inproc://consumer-forged");
     const zsession::session sender({.key = "one key"});
     const zsession::session receiver({.key = "another key"});
-    check(sender.send(tx, sender.make_message("forged")), "send forged");
+    sender.send(tx, sender.make_message("forged"));
     bool caught = false;
     try {
         (void)receiver.recv(rx);
