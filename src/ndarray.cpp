@@ -146,6 +146,11 @@ ndarray::ndarray(zsession::dtype type, std::vector<std::size_t> shape, array_ord
     std::memset(data(), 0, nbytes());
 }
 
+ndarray ndarray::uninitialized(zsession::dtype type, std::vector<std::size_t> shape,
+                               array_order order) {
+    return ndarray(for_overwrite, type, std::move(shape), order);
+}
+
 ndarray::ndarray(for_overwrite_t, zsession::dtype type, std::vector<std::size_t> shape,
                  array_order order)
     : array_layout(type, std::move(shape), order) {

@@ -26,6 +26,8 @@ registry reg();
 session_options opts();
 fake_session sess();
 void use(...);
+struct plain_point { double x, y; };  // no msgpack adaptor
+struct mapped_point { double x, y; MSGPACK_DEFINE_MAP(x, y) };
 """
 
 #name : (misuse, correct twin)
@@ -60,6 +62,14 @@ CASES = {
     "values<T>() of a temporary buffer": (
         "auto v = buffer().values<double>(); use(&v);",
         "buffer b; auto v = b.values<double>(); use(&v);"),
+    "inline_or_offloaded<T> of a struct without a msgpack adaptor": (
+        "inline_or_offloaded<plain_point> v; use(&v);",
+        "inline_or_offloaded<mapped_point> v; use(&v);"),
+}
+# What the compiler must say for a case; "deleted" (a deleted function) when not listed.
+EXPECTED = {
+    "inline_or_offloaded<T> of a struct without a msgpack adaptor":
+        "inline_or_offloaded<T> needs a msgpack adaptor for T",
 }
 
 
@@ -87,10 +97,11 @@ def main():
             ok, err = compile_ok(cmd, misuse, work)
             if ok:
                 failures.append(f"{name}: compiles, must not")
-            elif "deleted" not in err:
-                failures.append(f"{name}: fails, but not on a deleted function:\n{err}")
+            elif EXPECTED.get(name, "deleted") not in err:
+                failures.append(f"{name}: fails, but not with "
+                                f"'{EXPECTED.get(name, 'deleted')}':\n{err}")
             else:
-                print(f"ok: {name} does not compile (deleted function)")
+                print(f"ok: {name} does not compile ({EXPECTED.get(name, 'deleted')})")
     if failures:
         print("\n".join(failures))
         sys.exit(1)

@@ -15,6 +15,7 @@
 #include <typeinfo>
 
 #include "zsession/error.hpp"
+#include "zsession/shape_error.hpp"
 
 namespace zsession {
 
@@ -46,7 +47,8 @@ class map_view {
     const msgpack::object& at(std::string_view key) const;
     /// The value at `key` converted to T (any type with a msgpack adaptor). Throws
     /// decode_error naming the key and the expected type when the key is missing or its
-    /// value does not convert to T.
+    /// value does not convert to T (for a MSGPACK_DEFINE_MAP struct, naming the field:
+    /// "content['req'].silent: expected bool, got str").
     template <class T>
     T get(std::string_view key) const {
         return convert<T>(at(key), key);
@@ -67,6 +69,11 @@ class map_view {
         try {
             return v.as<T>();
         } catch (const msgpack::type_error&) {
+            if constexpr (detail::field_map_struct<T>) {  // name the struct's field
+                std::string field =
+                    detail::shape_error<T>(v, std::string(what_) + "['" + std::string(key) + "']");
+                if (!field.empty()) throw decode_error(std::move(field));
+            }
             throw_wrong_type(key, expected_name<T>());
         }
     }

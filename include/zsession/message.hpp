@@ -13,6 +13,7 @@
 #include "zsession/error.hpp"
 #include "zsession/header.hpp"
 #include "zsession/map_view.hpp"
+#include "zsession/shape_error.hpp"
 
 namespace zsession {
 
@@ -80,7 +81,9 @@ class message {
         metadata_owner_ = std::move(owner);
     }
 
-    /// Converts content to T. Throws decode_error when content does not have T's shape.
+    /// Converts content to T. Throws decode_error when content does not have T's shape; for
+    /// a MSGPACK_DEFINE_MAP struct it names the first field that does not convert
+    /// ("content.silent: expected bool, got str", "content.inner.count: ...").
     template <class T>
     T content_as() const {
         return convert<T>(content_, "content");
@@ -108,6 +111,10 @@ class message {
         try {
             return o.as<T>();
         } catch (const msgpack::type_error& e) {
+            // A MSGPACK_DEFINE_MAP struct: name the field ("content.silent: expected bool,
+            // got str"); other types keep msgpack-c's text.
+            std::string field = detail::shape_error<T>(o, what);
+            if (!field.empty()) throw decode_error(std::move(field));
             throw decode_error(std::string(what) +
                                " does not have the expected shape: " + e.what());
         }

@@ -195,6 +195,19 @@ class ndarray : public array_layout {
     ndarray(zsession::dtype type, std::vector<std::size_t> shape,
             array_order order = array_order::c);
 
+    /// Storage left uninitialized, for an output array the caller writes whole: no
+    /// zero-fill pass (for an 800 MB array that is a whole pass over memory saved). Reading
+    /// an element before writing it reads an indeterminate value. Throws usage_error when
+    /// the size overflows.
+    [[nodiscard]] static ndarray uninitialized(zsession::dtype type, std::vector<std::size_t> shape,
+                                               array_order order = array_order::c);
+    /// uninitialized(dtype_of<T>(), shape, order).
+    template <element_type T>
+    [[nodiscard]] static ndarray uninitialized(std::vector<std::size_t> shape,
+                                               array_order order = array_order::c) {
+        return uninitialized(dtype_of<T>(), std::move(shape), order);
+    }
+
     /// Copies `values` into a new array of the given shape (default: 1-D). Throws
     /// usage_error when the element count does not match.
     template <element_type T>

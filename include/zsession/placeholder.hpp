@@ -9,6 +9,7 @@
 #pragma once
 
 #include <any>
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -95,10 +96,36 @@ std::size_t payload_bytes(const T& v) {
     }
 }
 
+/// Whether T is a specialization of a class template over types (std::vector<int>, ...).
+template <class T>
+struct is_type_template_instance : std::false_type {};
+template <template <class...> class C, class... A>
+struct is_type_template_instance<C<A...>> : std::true_type {};
+template <class T>
+struct is_std_array : std::false_type {};
+template <class E, std::size_t N>
+struct is_std_array<std::array<E, N>> : std::true_type {};
+
+/// False for the mistake inline_or_offloaded<T> can catch at compile time: T a plain
+/// aggregate struct (not a template instance, not std::array) with no MSGPACK_DEFINE* member
+/// and no msgpack adaptor specialization of its own in MSGPACK_DEFAULT_API_NS (msgpack-c's
+/// default primary adaptor, which derives from the v1 primary, would then call the missing
+/// T::msgpack_pack deep inside msgpack-c). True for everything else, including types this
+/// cannot judge (classes with constructors, enums): those still fail inside msgpack-c.
+template <class T>
+concept msgpack_adaptor_plausible =
+    !std::is_class_v<T> || !std::is_aggregate_v<T> || is_type_template_instance<T>::value ||
+    is_std_array<T>::value || requires(const T& v, msgpack::packer<msgpack::sbuffer>& pk) {
+    v.msgpack_pack(pk);
+}
+|| !std::is_base_of_v<msgpack::v1::adaptor::pack<T>, msgpack::adaptor::pack<T>>;
+
 }  // namespace detail
 
 /// Offloads `value` into m's buffers through reg's handler for T (looked up by type) and
 /// returns its placeholder. Move a vector/string in to send it without copying it.
+/// This registry form compresses by `opts` as given (the defaults when omitted), not by a
+/// session's options: offload(s, m, value) below applies the session's.
 /// Throws usage_error when T is not registered in `reg`.
 template <handled T>
 [[nodiscard]] placeholder offload(message& m, T value, const registry& reg,
@@ -224,6 +251,11 @@ class resolver {
 /// of small inline values costs what the plain struct costs.
 template <class T>
 class inline_or_offloaded {
+    static_assert(detail::msgpack_adaptor_plausible<T>,
+                  "inline_or_offloaded<T> needs a msgpack adaptor for T (its inline form): add "
+                  "MSGPACK_DEFINE_MAP(fields...) to T, or specialize msgpack::adaptor::pack, "
+                  "convert and object_with_zone for T");
+
   public:
     inline_or_offloaded() = default;
     explicit inline_or_offloaded(T value) : v_(std::move(value)) {}
@@ -231,6 +263,7 @@ class inline_or_offloaded {
 
     /// Inline when detail::payload_bytes(value) < opts.inline_threshold or T has no
     /// handler; otherwise offloaded into m (throws usage_error if T is not in `reg`).
+    /// `opts` as given (defaults when omitted); make(s, m, value) applies a session's.
     static inline_or_offloaded make(message& m, T value, const registry& reg,
                                     const offload_options& opts = {}) {
         if constexpr (handled<T>) {
@@ -277,7 +310,9 @@ T resolver::get(const inline_or_offloaded<T>& v) {
     }
 }
 
-/// A container in one pass: each item inline or offloaded by the inline threshold.
+/// A container in one pass: each item inline or offloaded by opts.inline_threshold and
+/// compressed by opts.compression. This registry form uses `opts` as given (the defaults
+/// when omitted), not a session's: use the session form below to apply those.
 template <class T>
 std::vector<inline_or_offloaded<T>> inline_or_offload_each(message& m, std::vector<T> items,
                                                            const registry& reg,
@@ -288,6 +323,21 @@ std::vector<inline_or_offloaded<T>> inline_or_offload_each(message& m, std::vect
         out.push_back(inline_or_offloaded<T>::make(m, std::move(item), reg, opts));
     }
     return out;
+}
+/// Same, with the registry, inline threshold and compression of `o` (o.handlers,
+/// o.offload). Throws usage_error when o.handlers is null.
+template <class T>
+std::vector<inline_or_offloaded<T>> inline_or_offload_each(const session_options& o, message& m,
+                                                           std::vector<T> items) {
+    if (!o.handlers) throw usage_error("session_options.handlers is not set");
+    return inline_or_offload_each(m, std::move(items), *o.handlers, o.offload);
+}
+/// Same, with a session's (anything with options()) registry, threshold and compression.
+template <class T, has_session_options S>
+std::vector<inline_or_offloaded<T>> inline_or_offload_each(const S& s, message& m,
+                                                           std::vector<T> items) {
+    return inline_or_offload_each(static_cast<const session_options&>(s.options()), m,
+                                  std::move(items));
 }
 
 }  // namespace zsession

@@ -11,6 +11,7 @@
 #include "zsession/copy_policy.hpp"
 #include "zsession/curve.hpp"
 #include "zsession/error.hpp"
+#include "zsession/format.hpp"
 #include "zsession/header.hpp"
 #include "zsession/large_messages.hpp"
 #include "zsession/map_view.hpp"
