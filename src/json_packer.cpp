@@ -1,6 +1,7 @@
 #include "json_packer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -115,17 +116,31 @@ inline bool is_special(unsigned char c) noexcept {
     return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
 }
 
-/// Index of the first special byte (is_special) in s[i, n), or n.
+/// Index of the first special byte (is_special) in s[i, n), or n. The lowest flagged byte
+/// of a word is exactly the first special one (borrows only run upwards).
 inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size_t i) noexcept {
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t v;
-        std::memcpy(&v, s + i, 8);
-        if (special_bytes(v) != 0) break;
+    if constexpr (std::endian::native == std::endian::little) {
+        for (; i + 8 <= n; i += 8) {
+            std::uint64_t v;
+            std::memcpy(&v, s + i, 8);
+            if (const std::uint64_t m = special_bytes(v)) {
+                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            }
+        }
+        if (i < n) {  // the last 1-7 bytes, padded with a plain ASCII letter
+            std::uint64_t v = ones * 'A';
+            std::memcpy(&v, s + i, n - i);
+            if (const std::uint64_t m = special_bytes(v)) {
+                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            }
+        }
+        return n;
+    } else {
+        for (; i < n; ++i) {
+            if (is_special(s[i])) return i;
+        }
+        return n;
     }
-    for (; i < n; ++i) {
-        if (is_special(s[i])) return i;
-    }
-    return n;
 }
 
 }  // namespace
@@ -138,7 +153,7 @@ inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size
 
 namespace {
 
-/// An output cursor over `out`: room is made with reserve(n) (growing `out` geometrically),
+/// An output cursor over `out`: room is made with reserve(n) (growing `out`),
 /// then up to n bytes are written through put/append without further checks. The
 /// destructor trims `out` to what was written.
 class json_out {
@@ -151,8 +166,7 @@ class json_out {
 
     /// Makes room for `n` more bytes.
     void reserve(std::size_t n) {
-        if (out_.size() - used_ >= n) return;
-        out_.resize(std::max(used_ + n, std::max<std::size_t>(2 * out_.size(), 256)));
+        if (out_.size() - used_ < n) grow(n);
     }
     void put(char c) noexcept { out_[used_++] = c; }
     void append(const char* p, std::size_t n) noexcept {
@@ -175,6 +189,10 @@ class json_out {
     void unput() noexcept { --used_; }
 
   private:
+    /// Within the capacity (the codec's scratch keeps it) this only zero-fills the new bytes;
+    /// past it, std::string grows geometrically.
+    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(used_ + n + 256); }
+
     std::string& out_;
     std::size_t used_;
 };
@@ -237,19 +255,10 @@ void write_escaped(json_out& w, std::string_view s) noexcept {
     }
 }
 
-/// Writes `"s"` followed by `suffix` (':' for a key, ',' for a value), with each maximal
-/// invalid UTF-8 subsequence of `s` replaced by U+FFFD first.
-void write_string(json_out& w, std::string_view s, char suffix) {
+/// write_string for a string with a byte at `first` that is not plain ASCII or needs escaping.
+[[gnu::noinline]] void write_string_slow(json_out& w, std::string_view s, char suffix,
+                                         std::size_t first) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    std::size_t first = find_special(p, s.size(), 0);
-    if (first == s.size()) {  // the common case: plain ASCII, nothing to escape
-        w.reserve(s.size() + 3);
-        w.put('"');
-        w.append(s);
-        w.put('"');
-        w.put(suffix);
-        return;
-    }
     std::string clean;
     std::size_t bad = 0;
     if (find_invalid(p, s.size(), first, bad) != s.size()) {
@@ -261,6 +270,20 @@ void write_string(json_out& w, std::string_view s, char suffix) {
     w.reserve(6 * s.size() + 3);
     w.put('"');
     write_escaped(w, s);
+    w.put('"');
+    w.put(suffix);
+}
+
+/// Writes `"s"` followed by `suffix` (':' for a key, ',' for a value), with each maximal
+/// invalid UTF-8 subsequence of `s` replaced by U+FFFD first.
+inline void write_string(json_out& w, std::string_view s, char suffix) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t first = find_special(p, s.size(), 0);
+    if (first != s.size()) return write_string_slow(w, s, suffix, first);
+    // The common case: plain ASCII, nothing to escape.
+    w.reserve(s.size() + 3);
+    w.put('"');
+    w.append(s);
     w.put('"');
     w.put(suffix);
 }

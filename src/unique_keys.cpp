@@ -1,6 +1,7 @@
 #include "unique_keys.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -9,10 +10,20 @@ namespace zsession::detail {
 
 namespace {
 
+/// a == b, with the common case (two strings) compared directly rather than through
+/// msgpack-c's generic operator== (a visitor over both objects).
+bool same_key(const msgpack::object& a, const msgpack::object& b) {
+    if (a.type == msgpack::type::STR && b.type == msgpack::type::STR) {
+        return a.via.str.size == b.via.str.size &&
+               std::memcmp(a.via.str.ptr, b.via.str.ptr, a.via.str.size) == 0;
+    }
+    return a == b;
+}
+
 bool pairwise_duplicate(std::span<const msgpack::object_kv> kvs) {
     for (std::size_t i = 0; i < kvs.size(); ++i) {
         for (std::size_t j = i + 1; j < kvs.size(); ++j) {
-            if (kvs[i].key == kvs[j].key) return true;
+            if (same_key(kvs[i].key, kvs[j].key)) return true;
         }
     }
     return false;
