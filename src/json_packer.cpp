@@ -422,7 +422,11 @@ void json_pack_header(const header& h, std::string& out) {
     w.put('{');
     if (!h.empty()) {
         for (const auto& [k, v] : header_fields(h)) {
-            write_string(w, k, ':');
+            w.reserve(k.size() + 3);  // the field names are plain ASCII: no scan
+            w.put('"');
+            w.append(k);
+            w.put('"');
+            w.put(':');
             write_string(w, *v, ',');
         }
     }
