@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
                 "\"encode_ns\":%.0f,\"decode_ns\":%.0f,\"total_ns\":%.0f,\"map_bytes\":%zu,"
                 "\"iterations\":%d,\"repeats\":%d,\"clock\":\"%s\"}\n",
                 r.impl, r.packer, r.sign ? "true" : "false", f.encode_ns, f.decode_ns, totals[i],
-                f.map_bytes, iterations, repeats);
+                f.map_bytes, iterations, repeats, clock_type::cpu_time ? "cpu" : "wall");
         } else {
             std::printf("%s,%s,%s,%.0f,%.0f,%.0f,%zu\n", r.impl, r.packer, r.sign ? "yes" : "no",
                         f.encode_ns, f.decode_ns, totals[i], f.map_bytes);
