@@ -1,6 +1,7 @@
 #include "json_packer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -10,10 +11,7 @@
 #include <vector>
 
 #include <openssl/evp.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
-#include <rapidjson/writer.h>
+#include <rapidjson/internal/dtoa.h>
 
 #include "packer_common.hpp"
 #include "text_util.hpp"
@@ -23,14 +21,8 @@ namespace zsession::detail {
 
 namespace {
 
-/// RapidJSON output stream appending to a std::string.
-struct string_out {
-    using Ch = char;
-    std::string& s;
-    void Put(char c) { s.push_back(c); }
-    void Flush() {}
-};
-using json_writer = rapidjson::Writer<string_out>;
+// ---------------------------------------------------------------------------------------
+// UTF-8: validation and U+FFFD replacement (Python's bytes.decode("utf8", "replace")).
 
 /// Bytes a valid continuation of `lead` may take as its first continuation byte, and how many
 /// continuation bytes it needs; need == 0 for a byte that cannot start a sequence.
@@ -48,10 +40,6 @@ utf8_lead classify(unsigned char c) noexcept {
     if (c == 0xF4) return {3, 0x80, 0x8F};  // nothing above U+10FFFF
     return {0, 0, 0};
 }
-
-}  // namespace
-
-namespace {
 
 /// Position of the first invalid UTF-8 sequence in s[i, n) (n when none); `bad` receives the
 /// length of its maximal invalid subpart (what one U+FFFD replaces).
@@ -75,27 +63,6 @@ std::size_t find_invalid(const unsigned char* s, std::size_t n, std::size_t i, s
         i = j;
     }
     return n;
-}
-
-/// Whether `in` is well-formed UTF-8 (no surrogates, nothing above U+10FFFF, shortest forms).
-bool is_valid_utf8(std::string_view in) noexcept {
-    std::size_t bad = 0;
-    return find_invalid(reinterpret_cast<const unsigned char*>(in.data()), in.size(), 0, bad) ==
-           in.size();
-}
-
-/// Appends `in` to `out` with each maximal invalid UTF-8 subsequence replaced by U+FFFD.
-void append_utf8_replacing(std::string_view in, std::string& out) {
-    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-    const auto* s = reinterpret_cast<const unsigned char*>(in.data());
-    std::size_t i = 0, bad = 0;
-    for (;;) {
-        const std::size_t j = find_invalid(s, in.size(), i, bad);
-        out.append(in.data() + i, j - i);
-        if (j == in.size()) return;
-        out.append(replacement);
-        i = j + bad;
-    }
 }
 
 constexpr std::string_view replacement_char = "\xEF\xBF\xBD";
@@ -126,115 +93,313 @@ void write_utf8_replacing(std::string_view in, char* out) {
     }
 }
 
-void write_string(json_writer& w, std::string_view s, bool key) {
-    thread_local std::string clean;
-    if (!is_valid_utf8(s)) {
-        clean.clear();
-        append_utf8_replacing(s, clean);
+// ---------------------------------------------------------------------------------------
+// The ASCII fast path: eight bytes at a time.
+
+constexpr std::uint64_t ones = 0x0101010101010101ULL;
+constexpr std::uint64_t highs = 0x8080808080808080ULL;
+
+/// Non-zero when one of the eight bytes of `v` is a control character (< 0x20), '"', '\\'
+/// or not ASCII (>= 0x80): the bytes a JSON string cannot copy as they are. Exact as a test
+/// of the whole word (a borrow only propagates above a byte that is itself special); callers
+/// then look at the bytes of a flagged word one by one (is_special).
+inline std::uint64_t special_bytes(std::uint64_t v) noexcept {
+    // A byte's top bit is set in (x - 1) & ~x exactly when the byte x was 0 (first such
+    // byte exact); `v` itself flags bytes >= 0x80, which also makes "& ~v" unnecessary.
+    const std::uint64_t quote = v ^ (ones * '"');
+    const std::uint64_t backslash = v ^ (ones * '\\');
+    return ((v - ones * 0x20) | (quote - ones) | (backslash - ones) | v) & highs;
+}
+
+/// The exact per-byte test.
+inline bool is_special(unsigned char c) noexcept {
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+}
+
+/// Index of the first special byte (is_special) in s[i, n), or n. The lowest flagged byte
+/// of a word is exactly the first special one (borrows only run upwards).
+inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size_t i) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        for (; i + 8 <= n; i += 8) {
+            std::uint64_t v;
+            std::memcpy(&v, s + i, 8);
+            if (const std::uint64_t m = special_bytes(v)) {
+                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            }
+        }
+        if (i < n) {  // the last 1-7 bytes, padded with a plain ASCII letter
+            std::uint64_t v = ones * 'A';
+            std::memcpy(&v, s + i, n - i);
+            if (const std::uint64_t m = special_bytes(v)) {
+                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            }
+        }
+        return n;
+    } else {
+        for (; i < n; ++i) {
+            if (is_special(s[i])) return i;
+        }
+        return n;
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Writing: straight into the caller's std::string, RapidJSON's Writer's exact output (no
+// whitespace; escapes \" \\ \b \f \n \r \t and \u00XX in upper case for the other control
+// characters; everything else raw; doubles by RapidJSON's Grisu2 dtoa), so the frames are
+// byte for byte what they were.
+
+namespace {
+
+/// An output cursor over `out`: room is made with reserve(n) (growing `out`),
+/// then up to n bytes are written through put/append without further checks. The
+/// destructor trims `out` to what was written.
+class json_out {
+  public:
+    explicit json_out(std::string& out) : out_(out), used_(out.size()) {}
+    /// Trims `out` to what was written, also when a usage_error leaves a partial document.
+    ~json_out() { out_.resize(used_); }
+    json_out(const json_out&) = delete;
+    json_out& operator=(const json_out&) = delete;
+
+    /// Makes room for `n` more bytes.
+    void reserve(std::size_t n) {
+        if (out_.size() - used_ < n) grow(n);
+    }
+    void put(char c) noexcept { out_[used_++] = c; }
+    void append(const char* p, std::size_t n) noexcept {
+        std::memcpy(out_.data() + used_, p, n);
+        used_ += n;
+    }
+    void append(std::string_view s) noexcept { append(s.data(), s.size()); }
+    char* cursor() noexcept { return out_.data() + used_; }
+    void advance(std::size_t n) noexcept { used_ += n; }
+    /// Replaces a trailing ',' (after the last member of a container) by `c`, or appends it.
+    void close(char c) {
+        if (out_[used_ - 1] == ',') {
+            out_[used_ - 1] = c;
+        } else {
+            reserve(1);
+            put(c);
+        }
+    }
+    /// Drops the last byte written (the ',' after the top-level value).
+    void unput() noexcept { --used_; }
+
+  private:
+    /// Within the capacity (the codec's scratch keeps it) this only zero-fills the new bytes;
+    /// past it, std::string grows geometrically.
+    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(used_ + n + 256); }
+
+    std::string& out_;
+    std::size_t used_;
+};
+
+constexpr char upper_hex[] = "0123456789ABCDEF";
+
+/// Writes s (valid UTF-8) as a JSON string body with RapidJSON's escapes; room for 6 bytes
+/// per input byte must have been reserved.
+void write_escaped(json_out& w, std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    while (i < n) {
+        std::size_t j = find_special(p, n, i);
+        // Bytes >= 0x80 are copied (already valid UTF-8): only controls, '"', '\\' stop.
+        while (j < n && p[j] >= 0x80) j = find_special(p, n, j + 1);
+        w.append(s.data() + i, j - i);
+        if (j == n) return;
+        const unsigned char c = p[j];
+        char* o = w.cursor();
+        o[0] = '\\';
+        switch (c) {
+            case '"':
+                o[1] = '"';
+                w.advance(2);
+                break;
+            case '\\':
+                o[1] = '\\';
+                w.advance(2);
+                break;
+            case '\b':
+                o[1] = 'b';
+                w.advance(2);
+                break;
+            case '\f':
+                o[1] = 'f';
+                w.advance(2);
+                break;
+            case '\n':
+                o[1] = 'n';
+                w.advance(2);
+                break;
+            case '\r':
+                o[1] = 'r';
+                w.advance(2);
+                break;
+            case '\t':
+                o[1] = 't';
+                w.advance(2);
+                break;
+            default:
+                o[1] = 'u';
+                o[2] = '0';
+                o[3] = '0';
+                o[4] = upper_hex[c >> 4];
+                o[5] = upper_hex[c & 0xF];
+                w.advance(6);
+        }
+        i = j + 1;
+    }
+}
+
+/// write_string for a string with a byte at `first` that is not plain ASCII or needs escaping.
+[[gnu::noinline]] void write_string_slow(json_out& w, std::string_view s, char suffix,
+                                         std::size_t first) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    std::string clean;
+    std::size_t bad = 0;
+    if (find_invalid(p, s.size(), first, bad) != s.size()) {
+        clean.resize(replaced_size(s));
+        write_utf8_replacing(s, clean.data());
         s = clean;
     }
-    const auto n = static_cast<rapidjson::SizeType>(s.size());
-    key ? w.Key(s.data(), n) : w.String(s.data(), n);
-    // Do not keep a large scratch string alive for the thread's lifetime.
-    if (clean.capacity() > (std::size_t{1} << 20)) std::string().swap(clean);
+    if (s.size() > (std::numeric_limits<std::size_t>::max() - 3) / 6) throw std::bad_alloc();
+    w.reserve(6 * s.size() + 3);
+    w.put('"');
+    write_escaped(w, s);
+    w.put('"');
+    w.put(suffix);
 }
 
-void write_base64(json_writer& w, const msgpack::object_bin& bin) {
+/// Writes `"s"` followed by `suffix` (':' for a key, ',' for a value), with each maximal
+/// invalid UTF-8 subsequence of `s` replaced by U+FFFD first.
+inline void write_string(json_out& w, std::string_view s, char suffix) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t first = find_special(p, s.size(), 0);
+    if (first != s.size()) return write_string_slow(w, s, suffix, first);
+    // The common case: plain ASCII, nothing to escape.
+    w.reserve(s.size() + 3);
+    w.put('"');
+    w.append(s);
+    w.put('"');
+    w.put(suffix);
+}
+
+void write_base64(json_out& w, const msgpack::object_bin& bin) {
     const std::size_t encoded = 4 * ((std::size_t{bin.size} + 2) / 3);
-    if (encoded > std::numeric_limits<rapidjson::SizeType>::max()) {
-        throw usage_error("a binary value of " + std::to_string(bin.size) +
-                          " bytes is too large for a JSON string");
-    }
-    std::string text(encoded + 1, '\0');  // EVP_EncodeBlock writes a terminating NUL
+    w.reserve(encoded + 4);  // '"', the text, EVP_EncodeBlock's NUL (overwritten), '"', ','
+    w.put('"');
     // EVP_EncodeBlock takes an int length: encode in whole base64 quanta of 3 MiB.
     constexpr std::size_t chunk = std::size_t{3} << 20;
-    std::size_t in = 0, out = 0;
+    std::size_t in = 0;
     while (in < bin.size) {
         const std::size_t n = std::min<std::size_t>(chunk, bin.size - in);
-        out += static_cast<std::size_t>(EVP_EncodeBlock(
-            reinterpret_cast<unsigned char*>(text.data() + out),
-            reinterpret_cast<const unsigned char*>(bin.ptr + in), static_cast<int>(n)));
+        w.advance(static_cast<std::size_t>(EVP_EncodeBlock(
+            reinterpret_cast<unsigned char*>(w.cursor()),
+            reinterpret_cast<const unsigned char*>(bin.ptr + in), static_cast<int>(n))));
         in += n;
     }
-    w.String(text.data(), static_cast<rapidjson::SizeType>(out));
+    w.put('"');
+    w.put(',');
 }
 
-void write_double(json_writer& w, double d) {
-    if (std::isfinite(d)) {
-        w.Double(d);
-    } else {
-        write_string(w, std::isnan(d) ? "nan" : d > 0 ? "inf" : "-inf", false);
+void write_double(json_out& w, double d) {
+    if (!std::isfinite(d)) {
+        write_string(w, std::isnan(d) ? "nan" : d > 0 ? "inf" : "-inf", ',');
+        return;
     }
+    w.reserve(32);  // dtoa writes at most 25 bytes
+    char* end = rapidjson::internal::dtoa(d, w.cursor());
+    w.advance(static_cast<std::size_t>(end - w.cursor()));
+    w.put(',');
 }
 
-void write_key(json_writer& w, const msgpack::object& k, const std::string& where) {
+template <class T>
+void write_integer(json_out& w, T v, char suffix) {
+    w.reserve(24);
+    char* const b = w.cursor();
+    if (suffix == ':') *b = '"';
+    char* const digits = suffix == ':' ? b + 1 : b;
+    char* e = std::to_chars(digits, b + 22, v).ptr;
+    if (suffix == ':') *e++ = '"';
+    *e++ = suffix;
+    w.advance(static_cast<std::size_t>(e - b));
+}
+
+void write_key(json_out& w, const msgpack::object& k, const char* where) {
     using msgpack::type::object_type;
     switch (k.type) {
         case object_type::STR:
-            return write_string(w, {k.via.str.ptr, k.via.str.size}, true);
+            return write_string(w, {k.via.str.ptr, k.via.str.size}, ':');
         case object_type::POSITIVE_INTEGER:
-            return write_string(w, std::to_string(k.via.u64), true);
+            return write_integer(w, k.via.u64, ':');
         case object_type::NEGATIVE_INTEGER:
-            return write_string(w, std::to_string(k.via.i64), true);
+            return write_integer(w, k.via.i64, ':');
         case object_type::BOOLEAN:
-            return write_string(w, k.via.boolean ? "true" : "false", true);
+            return write_string(w, k.via.boolean ? "true" : "false", ':');
         case object_type::NIL:
-            return write_string(w, "null", true);
+            return write_string(w, "null", ':');
         default:
-            throw usage_error(where +
+            throw usage_error(std::string(where) +
                               " has a map key with no JSON form (not a string, "
                               "integer, bool or nil)");
     }
 }
 
-void write_value(json_writer& w, const msgpack::object& o, const std::string& where,
-                 std::size_t depth) {
+/// Writes `o` followed by ','; containers are closed by replacing their last ','.
+void write_value(json_out& w, const msgpack::object& o, const char* where, std::size_t depth) {
     using msgpack::type::object_type;
     switch (o.type) {
         case object_type::NIL:
-            w.Null();
+            w.reserve(5);
+            w.append("null,");
             return;
         case object_type::BOOLEAN:
-            w.Bool(o.via.boolean);
+            w.reserve(6);
+            w.append(o.via.boolean ? std::string_view("true,") : std::string_view("false,"));
             return;
         case object_type::POSITIVE_INTEGER:
-            w.Uint64(o.via.u64);
-            return;
+            return write_integer(w, o.via.u64, ',');
         case object_type::NEGATIVE_INTEGER:
-            w.Int64(o.via.i64);
-            return;
+            return write_integer(w, o.via.i64, ',');
         case object_type::FLOAT32:
         case object_type::FLOAT64:
-            write_double(w, o.via.f64);
-            return;
+            return write_double(w, o.via.f64);
         case object_type::STR:
-            write_string(w, {o.via.str.ptr, o.via.str.size}, false);
-            return;
+            return write_string(w, {o.via.str.ptr, o.via.str.size}, ',');
         case object_type::BIN:
-            write_base64(w, o.via.bin);
-            return;
+            return write_base64(w, o.via.bin);
         case object_type::ARRAY:
             if (depth >= max_pack_depth)
-                throw usage_error(where + " nests deeper than 1024 levels");
-            w.StartArray();
+                throw usage_error(std::string(where) + " nests deeper than 1024 levels");
+            w.reserve(1);
+            w.put('[');
             for (const auto& e : std::span(o.via.array.ptr, o.via.array.size)) {
                 write_value(w, e, where, depth + 1);
             }
-            w.EndArray();
+            w.close(']');
+            w.reserve(1);
+            w.put(',');
             return;
         case object_type::MAP:
             if (depth >= max_pack_depth)
-                throw usage_error(where + " nests deeper than 1024 levels");
-            w.StartObject();
+                throw usage_error(std::string(where) + " nests deeper than 1024 levels");
+            w.reserve(1);
+            w.put('{');
             for (const auto& kv : std::span(o.via.map.ptr, o.via.map.size)) {
                 write_key(w, kv.key, where);
                 write_value(w, kv.val, where, depth + 1);
             }
-            w.EndObject();
+            w.close('}');
+            w.reserve(1);
+            w.put(',');
             return;
         case object_type::EXT: {
             if (o.via.ext.type() != -1) {
-                throw usage_error(where + " holds a msgpack extension (type " +
+                throw usage_error(std::string(where) + " holds a msgpack extension (type " +
                                   std::to_string(o.via.ext.type()) + ") with no JSON form");
             }
             std::string iso;
@@ -243,41 +408,46 @@ void write_value(json_writer& w, const msgpack::object& o, const std::string& wh
             } catch (const decode_error& e) {
                 throw usage_error(e.what());
             }
-            write_string(w, iso, false);
-            return;
+            return write_string(w, iso, ',');
         }
     }
-    throw usage_error(where + " holds an object of unknown type");
+    throw usage_error(std::string(where) + " holds an object of unknown type");
 }
 
 }  // namespace
 
 void json_pack_header(const header& h, std::string& out) {
-    string_out os{out};
-    json_writer w(os);
-    w.StartObject();
+    json_out w(out);
+    w.reserve(1);
+    w.put('{');
     if (!h.empty()) {
         for (const auto& [k, v] : header_fields(h)) {
-            write_string(w, k, true);
-            write_string(w, *v, false);
+            w.reserve(k.size() + 3);  // the field names are plain ASCII: no scan
+            w.put('"');
+            w.append(k);
+            w.put('"');
+            w.put(':');
+            write_string(w, *v, ',');
         }
     }
-    w.EndObject();
+    w.close('}');
 }
 
 void json_pack_map(const msgpack::object& obj, std::string& out, const char* what) {
     if (obj.type != msgpack::type::NIL && obj.type != msgpack::type::MAP) {
         throw usage_error(std::string(what) + " must be a map");
     }
-    string_out os{out};
-    json_writer w(os);
     if (obj.type == msgpack::type::NIL) {
-        w.StartObject();
-        w.EndObject();
+        out.append("{}");
         return;
     }
+    json_out w(out);
     write_value(w, obj, what, 0);
+    w.unput();
 }
+
+// ---------------------------------------------------------------------------------------
+// Reading: one pass over the frame, building msgpack objects in the zone, no tree between.
 
 namespace {
 
@@ -357,128 +527,401 @@ bool json_number(std::string_view t, msgpack::object& out, std::string& why) {
     return true;
 }
 
-/// SAX handler building msgpack objects in a zone. Values wait on a stack until their
-/// container ends; then the container's elements move into one zone allocation.
-class object_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, object_builder> {
+/// The JSON reader. Iterative: values wait on a stack (a reused scratch vector) until their
+/// container ends; then the container's elements move into one zone allocation. Strings
+/// without escapes or invalid UTF-8 point into the frame; others are decoded into the zone.
+/// The accepted language is RFC 8259 plus Python's NaN, Infinity and -Infinity literals,
+/// as RapidJSON 1.1 read it with kParseNanAndInfFlag: whitespace is space, tab, LF, CR;
+/// control characters (< 0x20) are refused inside strings; \u escapes must pair surrogates
+/// (a high one not followed by a low one is refused; a lone low one is written as its
+/// 3-byte form, which U+FFFD replacement then turns into three U+FFFD, as before).
+class reader {
   public:
-    /// `frame_size`: the JSON text's bytes, which bound the growth of U+FFFD replacement.
-    object_builder(msgpack::zone& zone, std::size_t max_depth, std::size_t max_elements,
-                   std::size_t frame_size)
-        : zone_(zone), max_(max_depth), elements_left_(max_elements), growth_left_(frame_size) {}
+    reader(bytes_view bytes, msgpack::zone& zone, const limits& lim, const std::string& where,
+           std::vector<msgpack::object>& values, std::vector<std::uint32_t>& open)
+        : p_(reinterpret_cast<const unsigned char*>(bytes.data())),
+          begin_(p_),
+          end_(p_ + bytes.size()),
+          zone_(zone),
+          max_depth_(lim.max_nesting),
+          elements_left_(lim.max_map_elements),
+          growth_left_(bytes.size()),
+          where_(where),
+          values_(values),
+          open_(open) {}
 
-    bool Null() { return count() && push(msgpack::object()); }
-    bool Bool(bool b) { return count() && push(msgpack::object(b)); }
-    bool Int(int i) { return Int64(i); }
-    bool Uint(unsigned u) { return Uint64(u); }
-    bool Int64(std::int64_t i) { return count() && push(msgpack::object(i)); }
-    bool Uint64(std::uint64_t u) { return count() && push(msgpack::object(u)); }
-    bool Double(double d) { return count() && push(msgpack::object(d)); }
-    /// Every number arrives here as its text (kParseNumbersAsStringsFlag): see json_number.
-    bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-        msgpack::object o;
-        if (!json_number({s, n}, o, number_error_)) return false;
-        return count() && push(o);
-    }
-    bool String(const char* s, rapidjson::SizeType n, bool) {
-        return count() && push(string(s, n)) && !too_much_growth_;
-    }
-    bool Key(const char* s, rapidjson::SizeType n, bool) { return String(s, n, true); }
-    bool StartObject() { return enter(); }
-    bool StartArray() { return enter(); }
-    bool EndObject(rapidjson::SizeType members) {
-        return end_container(msgpack::type::MAP, members);
-    }
-    bool EndArray(rapidjson::SizeType elements) {
-        return end_container(msgpack::type::ARRAY, elements);
-    }
-
-    bool too_deep() const noexcept { return too_deep_; }
-    bool too_many() const noexcept { return too_many_; }
-    bool duplicate_key() const noexcept { return duplicate_key_; }
-    bool too_much_growth() const noexcept { return too_much_growth_; }
-    /// Why a number was refused (empty when none was).
-    const std::string& number_error() const noexcept { return number_error_; }
-    /// The one top-level value, once parsing succeeded.
-    const msgpack::object& result() const { return values_.front(); }
+    /// The one value of the frame (then only whitespace may follow).
+    msgpack::object parse();
 
   private:
-    bool push(const msgpack::object& o) {
-        values_.push_back(o);
-        return true;
+    [[noreturn]] void fail(const char* what) const {
+        throw decode_error(where_ + " is not valid JSON: " + what + " (at byte " +
+                           std::to_string(p_ - begin_) + ")");
+    }
+    void skip_ws() noexcept {
+        while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
     }
     /// Every value, key and container counts once against limits.max_map_elements.
-    bool count() {
-        if (elements_left_ == 0) return !(too_many_ = true);
+    void count() {
+        if (elements_left_ == 0)
+            throw limit_error(where_ + " holds more than limits.max_map_elements");
         --elements_left_;
-        return true;
     }
-    bool enter() {
-        if (++depth_ > max_) too_deep_ = true;
-        return !too_deep_ && count();
+    /// Opens a container (kind in the low bit of the stack entry: 1 map, 0 array).
+    void enter(bool map) {
+        if (open_.size() >= max_depth_) {
+            throw limit_error(where_ + " nests deeper than limits.max_nesting");
+        }
+        count();
+        ++p_;
+        open_.push_back(static_cast<std::uint32_t>(values_.size()) << 1 | (map ? 1 : 0));
     }
-    msgpack::object string(const char* s, std::size_t n);
-    /// Replaces the last `n` values (2n for a map: key, value, ...) with one container.
-    bool end_container(msgpack::type::object_type type, std::uint32_t n);
-    template <class T>
-    T* allocate(std::size_t count) {
-        return static_cast<T*>(zone_.allocate_align(sizeof(T) * count, alignof(T)));
+    /// Closes the innermost container: its values become one ARRAY or MAP object.
+    void leave();
+    void literal(std::string_view word, const msgpack::object& value) {
+        if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+            std::memcmp(p_, word.data(), word.size()) != 0) {
+            fail("invalid value");
+        }
+        p_ += word.size();
+        count();
+        values_.push_back(value);
     }
+    void number();
+    /// Reads the string at p_ (the opening quote) into a STR object.
+    msgpack::object string();
+    /// Decodes the escapes of raw[0, n) into out (room for n bytes); returns the size.
+    std::size_t unescape(const unsigned char* raw, std::size_t n, char* out);
+    unsigned hex4(const unsigned char* q) const;
 
+    const unsigned char* p_;
+    const unsigned char* const begin_;
+    const unsigned char* const end_;
     msgpack::zone& zone_;
-    std::size_t max_;
-    std::size_t depth_ = 0;
+    const std::size_t max_depth_;
     std::size_t elements_left_;
-    bool too_deep_ = false;
-    bool too_many_ = false;
-    bool duplicate_key_ = false;
     std::size_t growth_left_;
-    bool too_much_growth_ = false;
-    std::vector<msgpack::object> values_;
-    std::string number_error_;
+    const std::string& where_;
+    std::vector<msgpack::object>& values_;
+    std::vector<std::uint32_t>& open_;
 };
 
-msgpack::object object_builder::string(const char* s, std::size_t n) {
-    const std::string_view text(s, n);
-    const std::size_t size = replaced_size(text);
-    // Replacing bytes with U+FFFD grows a string up to 3-fold: the growth of all strings of
-    // one frame together may not exceed the frame's size (frame_growth_left_), checked
-    // before allocating, so the strings of one frame never take more than twice its bytes.
-    if (size - n > growth_left_ || size > UINT32_MAX) {
-        too_much_growth_ = true;
-        return {};
+msgpack::object reader::parse() {
+    for (;;) {
+        // A value.
+        skip_ws();
+        if (p_ == end_) fail("the document ends where a value was expected");
+        switch (*p_) {
+            case '{':
+                enter(true);
+                skip_ws();
+                if (p_ < end_ && *p_ == '}') {
+                    ++p_;
+                    leave();
+                    break;
+                }
+                goto key;
+            case '[':
+                enter(false);
+                skip_ws();
+                if (p_ < end_ && *p_ == ']') {
+                    ++p_;
+                    leave();
+                    break;
+                }
+                continue;
+            case '"':
+                count();
+                values_.push_back(string());
+                break;
+            case 't':
+                literal("true", msgpack::object(true));
+                break;
+            case 'f':
+                literal("false", msgpack::object(false));
+                break;
+            case 'n':
+                literal("null", msgpack::object());
+                break;
+            default:
+                number();
+                break;
+        }
+        // After a value: the end, or ',' / the container's end.
+        for (;;) {
+            if (open_.empty()) {
+                skip_ws();
+                if (p_ != end_) {
+                    throw decode_error(where_ + " has bytes after its JSON value");
+                }
+                return values_.front();
+            }
+            skip_ws();
+            if (p_ == end_) fail("the document ends inside an object or array");
+            const bool map = open_.back() & 1;
+            if (*p_ == ',') {
+                ++p_;
+                if (!map) goto next_value;
+                skip_ws();
+                goto key;
+            }
+            if (*p_ != (map ? '}' : ']')) fail(map ? "missing ',' or '}'" : "missing ',' or ']'");
+            ++p_;
+            leave();
+        }
+    key:
+        if (p_ == end_ || *p_ != '"') fail("an object's key must be a string");
+        count();
+        values_.push_back(string());
+        skip_ws();
+        if (p_ == end_ || *p_ != ':') fail("missing ':' after a key");
+        ++p_;
+    next_value:;
     }
-    growth_left_ -= size - n;
-    msgpack::object o;
-    o.type = msgpack::type::STR;
-    o.via.str.size = static_cast<std::uint32_t>(size);
-    o.via.str.ptr = "";
-    if (size != 0) {
-        char* p = static_cast<char*>(zone_.allocate_no_align(size));
-        write_utf8_replacing(text, p);
-        o.via.str.ptr = p;
-    }
-    return o;
 }
 
-bool object_builder::end_container(msgpack::type::object_type type, std::uint32_t n) {
-    --depth_;
-    const bool map = type == msgpack::type::MAP;
-    const std::size_t first = values_.size() - (map ? std::size_t{2} * n : n);
+void reader::leave() {
+    const std::uint32_t top = open_.back();
+    open_.pop_back();
+    const std::size_t first = top >> 1;
+    const auto n = static_cast<std::uint32_t>(values_.size() - first);
     msgpack::object o;
-    o.type = type;
-    if (map) {
-        o.via.map = {n, n ? allocate<msgpack::object_kv>(n) : nullptr};
-        for (std::size_t i = 0; i < n; ++i) {
-            o.via.map.ptr[i] = {values_[first + 2 * i], values_[first + 2 * i + 1]};
+    if (top & 1) {
+        const std::uint32_t pairs = n / 2;
+        o.type = msgpack::type::MAP;
+        o.via.map.size = pairs;
+        o.via.map.ptr = nullptr;
+        if (pairs != 0) {
+            auto* kv = static_cast<msgpack::object_kv*>(zone_.allocate_align(
+                sizeof(msgpack::object_kv) * pairs, alignof(msgpack::object_kv)));
+            for (std::uint32_t i = 0; i < pairs; ++i) {
+                kv[i].key = values_[first + 2 * i];
+                kv[i].val = values_[first + 2 * i + 1];
+            }
+            o.via.map.ptr = kv;
+            if (has_duplicate_key(o.via.map)) {
+                throw decode_error(where_ + " has an object that repeats a key");
+            }
         }
-        if (has_duplicate_key(o.via.map)) return !(duplicate_key_ = true);
     } else {
-        o.via.array = {n, n ? allocate<msgpack::object>(n) : nullptr};
-        std::copy(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(),
-                  o.via.array.ptr);
+        o.type = msgpack::type::ARRAY;
+        o.via.array.size = n;
+        o.via.array.ptr = nullptr;
+        if (n != 0) {
+            auto* a = static_cast<msgpack::object*>(
+                zone_.allocate_align(sizeof(msgpack::object) * n, alignof(msgpack::object)));
+            std::copy(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(), a);
+            o.via.array.ptr = a;
+        }
     }
     values_.resize(first);
-    return push(o);
+    values_.push_back(o);
+}
+
+void reader::number() {
+    const unsigned char* const start = p_;
+    const unsigned char* q = p_;
+    auto digit = [&](const unsigned char* at) { return at < end_ && *at >= '0' && *at <= '9'; };
+    msgpack::object o;
+    if (q < end_ && *q == '-') ++q;
+    if (q < end_ && (*q == 'I' || (*q == 'N' && q == start))) {  // Infinity, -Infinity, NaN
+        const std::string_view word = *q == 'I' ? "Infinity" : "NaN";
+        if (static_cast<std::size_t>(end_ - q) < word.size() ||
+            std::memcmp(q, word.data(), word.size()) != 0) {
+            fail("invalid value");
+        }
+        q += word.size();
+        std::string why;
+        json_number({reinterpret_cast<const char*>(start), static_cast<std::size_t>(q - start)}, o,
+                    why);
+    } else {
+        bool integer = true;
+        if (!digit(q)) fail("invalid value");
+        if (*q == '0') {
+            ++q;
+        } else {
+            while (digit(q)) ++q;
+        }
+        if (q < end_ && *q == '.') {
+            integer = false;
+            ++q;
+            if (!digit(q)) fail("a number's fraction has no digit");
+            while (digit(q)) ++q;
+        }
+        if (q < end_ && (*q == 'e' || *q == 'E')) {
+            integer = false;
+            ++q;
+            if (q < end_ && (*q == '+' || *q == '-')) ++q;
+            if (!digit(q)) fail("a number's exponent has no digit");
+            while (digit(q)) ++q;
+        }
+        const std::string_view text(reinterpret_cast<const char*>(start),
+                                    static_cast<std::size_t>(q - start));
+        if (integer && text.size() <= 18) {  // fits in int64 whatever the digits: no checks
+            std::int64_t v = 0;
+            for (const char c : text.substr(text.front() == '-')) v = v * 10 + (c - '0');
+            o = text.front() == '-' ? msgpack::object(-v)
+                                    : msgpack::object(static_cast<std::uint64_t>(v));
+        } else {
+            std::string why;
+            if (!json_number(text, o, why)) throw decode_error(where_ + ": " + why);
+        }
+    }
+    p_ = q;
+    count();
+    values_.push_back(o);
+}
+
+unsigned reader::hex4(const unsigned char* q) const {
+    unsigned v = 0;
+    for (int i = 0; i < 4; ++i) {
+        const unsigned char c = q[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            v |= c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            v |= c - 'A' + 10;
+        } else {
+            fail("invalid \\u escape");
+        }
+    }
+    return v;
+}
+
+std::size_t reader::unescape(const unsigned char* raw, std::size_t n, char* out) {
+    char* o = out;
+    for (std::size_t i = 0; i < n;) {
+        const unsigned char c = raw[i];
+        if (c != '\\') {
+            *o++ = static_cast<char>(c);
+            ++i;
+            continue;
+        }
+        // The scan in string() guarantees raw[i + 1] exists and is not the closing quote.
+        const unsigned char e = raw[i + 1];
+        i += 2;
+        switch (e) {
+            case '"':
+                *o++ = '"';
+                continue;
+            case '\\':
+                *o++ = '\\';
+                continue;
+            case '/':
+                *o++ = '/';
+                continue;
+            case 'b':
+                *o++ = '\b';
+                continue;
+            case 'f':
+                *o++ = '\f';
+                continue;
+            case 'n':
+                *o++ = '\n';
+                continue;
+            case 'r':
+                *o++ = '\r';
+                continue;
+            case 't':
+                *o++ = '\t';
+                continue;
+            case 'u':
+                break;
+            default:
+                fail("invalid escape in a string");
+        }
+        if (n - i < 4) fail("invalid \\u escape");
+        unsigned cp = hex4(raw + i);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {  // a high surrogate: a low one must follow
+            if (n - i < 6 || raw[i] != '\\' || raw[i + 1] != 'u') {
+                fail("a high surrogate not followed by a low one");
+            }
+            const unsigned low = hex4(raw + i + 2);
+            if (low < 0xDC00 || low > 0xDFFF) fail("a high surrogate not followed by a low one");
+            i += 6;
+            cp = (((cp - 0xD800) << 10) | (low - 0xDC00)) + 0x10000;
+        }
+        if (cp < 0x80) {
+            *o++ = static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            *o++ = static_cast<char>(0xC0 | (cp >> 6));
+            *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {  // includes a lone low surrogate, replaced later
+            *o++ = static_cast<char>(0xE0 | (cp >> 12));
+            *o++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            *o++ = static_cast<char>(0xF0 | (cp >> 18));
+            *o++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            *o++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+    return static_cast<std::size_t>(o - out);
+}
+
+msgpack::object reader::string() {
+    const unsigned char* const raw = ++p_;  // after the opening quote
+    const auto left = static_cast<std::size_t>(end_ - raw);
+    std::size_t i = find_special(raw, left, 0);
+    bool escapes = false, non_ascii = false;
+    // Find the closing quote; note escapes and bytes >= 0x80; refuse control characters.
+    while (i < left && raw[i] != '"') {
+        const unsigned char c = raw[i];
+        if (c == '\\') {
+            escapes = true;
+            if (i + 1 >= left) {
+                i = left;  // a backslash as the frame's last byte: no closing quote
+                break;
+            }
+            i += 2;  // the escaped byte is checked by unescape
+        } else if (c >= 0x80) {
+            non_ascii = true;
+            ++i;
+        } else {
+            p_ = raw + i;
+            fail("a control character in a string");
+        }
+        i = find_special(raw, left, i);
+    }
+    if (i >= left) {
+        p_ = end_;
+        fail("a string without its closing quote");
+    }
+    p_ = raw + i + 1;
+    msgpack::object o;
+    o.type = msgpack::type::STR;
+    std::string_view text(reinterpret_cast<const char*>(raw), i);
+    if (escapes) {
+        char* buf = static_cast<char*>(zone_.allocate_no_align(i));
+        const std::size_t n = unescape(raw, i, buf);
+        text = {buf, n};
+        non_ascii = true;  // \u escapes may write any bytes: check them all
+    }
+    if (non_ascii) {
+        const std::size_t size = replaced_size(text);
+        if (size != text.size()) {
+            // Replacing bytes with U+FFFD grows a string up to 3-fold: the growth of all
+            // strings of one frame together may not exceed the frame's size, checked before
+            // allocating, so the strings of one frame never take more than twice its bytes.
+            if (size - text.size() > growth_left_ || size > UINT32_MAX) {
+                throw limit_error(where_ +
+                                  " holds so much invalid UTF-8 that replacing it with U+FFFD "
+                                  "would more than double the frame");
+            }
+            growth_left_ -= size - text.size();
+            char* out = static_cast<char*>(zone_.allocate_no_align(size));
+            write_utf8_replacing(text, out);
+            text = {out, size};
+        }
+    }
+    if (text.size() > UINT32_MAX) throw limit_error(where_ + " holds a string of 4 GiB or more");
+    o.via.str.size = static_cast<std::uint32_t>(text.size());
+    o.via.str.ptr = text.empty() ? "" : text.data();
+    return o;
 }
 
 }  // namespace
@@ -486,36 +929,20 @@ bool object_builder::end_container(msgpack::type::object_type type, std::uint32_
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                 const char* what) {
     const std::string where(what);
-    // Stop after the one value, then require only whitespace to the frame's end: RapidJSON
-    // reads a NUL byte as the end of input, which would hide whatever follows it.
-    // Numbers arrive as text and are converted by json_number: RapidJSON 1.1.0's own
-    // conversion (kParseFullPrecisionFlag) returns wrong values for some inputs (e.g. "0."
-    // followed by 23 zeros gives -1.2e-150) and its normal precision is not correctly rounded.
-    constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag |
-                               rapidjson::kParseNumbersAsStringsFlag |
-                               rapidjson::kParseStopWhenDoneFlag;
-    object_builder builder(zone, lim.max_nesting, lim.max_map_elements, bytes.size());
-    rapidjson::MemoryStream in(bytes.chars(), bytes.size());
-    rapidjson::Reader reader;
-    const rapidjson::ParseResult r = reader.Parse<flags>(in, builder);
-    if (builder.too_deep()) throw limit_error(where + " nests deeper than limits.max_nesting");
-    if (builder.too_many()) throw limit_error(where + " holds more than limits.max_map_elements");
-    if (builder.too_much_growth()) {
-        throw limit_error(where +
-                          " holds so much invalid UTF-8 that replacing it with U+FFFD "
-                          "would more than double the frame");
-    }
-    if (builder.duplicate_key()) throw decode_error(where + " has an object that repeats a key");
-    if (!builder.number_error().empty()) throw decode_error(where + ": " + builder.number_error());
-    if (r.IsError()) {
-        throw decode_error(where + " is not valid JSON: " + rapidjson::GetParseError_En(r.Code()) +
-                           " (at byte " + std::to_string(r.Offset()) + ")");
-    }
-    const std::string_view rest = bytes.as_string_view().substr(in.Tell());
-    if (rest.find_first_not_of(" \t\n\r") != std::string_view::npos) {
-        throw decode_error(where + " has bytes after its JSON value");
-    }
-    const msgpack::object& obj = builder.result();
+    // Scratch reused by every frame this thread reads (cleared first; a large one is
+    // released afterwards so that one huge frame does not pin its memory).
+    thread_local std::vector<msgpack::object> values;
+    thread_local std::vector<std::uint32_t> open;
+    values.clear();
+    open.clear();
+    struct trim {
+        ~trim() {
+            if (values.capacity() > 4096) std::vector<msgpack::object>().swap(values);
+            if (open.capacity() > 4096) std::vector<std::uint32_t>().swap(open);
+        }
+    } trim_after;
+    reader r(bytes, zone, lim, where, values, open);
+    const msgpack::object obj = r.parse();
     if (obj.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
     return obj;
 }

@@ -1,5 +1,8 @@
-// src/json_packer.hpp (private) - the JSON packer: the four maps to and from JSON text, using
-// RapidJSON, with the same in-memory form (msgpack::object) as the msgpack packer.
+// src/json_packer.hpp (private) - the JSON packer: the four maps to and from JSON text, with
+// the same in-memory form (msgpack::object) as the msgpack packer. Its reader and writer are
+// its own (issue 13: no intermediate tree, no per-value allocation, an ASCII fast path eight
+// bytes at a time); they keep RapidJSON 1.1's accepted language and output byte for byte,
+// and use RapidJSON's Grisu2 dtoa for doubles (docs/PACKERS.md, docs/PERFORMANCE.md).
 //
 // Mapping (documented in docs/PACKERS.md, tested in tests/interop/json_packer_test.cpp):
 //   nil/bool/integers/strings/arrays/maps  <-> null/true,false/numbers/strings/arrays/objects
@@ -38,9 +41,10 @@ void json_pack_header(const header& h, std::string& out);
 void json_pack_map(const msgpack::object& obj, std::string& out, const char* what);
 
 /// Parses one frame that must hold exactly one JSON object (surrounding whitespace allowed).
-/// Every string is copied into `zone`, so the result does not point into `bytes`. Memory is
-/// proportional to the frame's size (JSON declares no sizes); the parser is iterative and
-/// stops at depth limits.max_nesting + 1. Throws decode_error (not JSON, trailing bytes, not
+/// Strings that need no decoding (no escape, valid UTF-8) point into `bytes`, which the
+/// caller keeps alive as long as the result (as with msgpack); the others are decoded into
+/// `zone`. Memory is proportional to the frame's size (JSON declares no sizes); the parser is
+/// iterative and stops at depth limits.max_nesting + 1. Throws decode_error (not JSON, trailing bytes, not
 /// an object, a repeated key, a number outside what msgpack holds) or limit_error (too deep,
 /// too many values, U+FFFD replacement growing the strings by more than the frame's size).
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,

@@ -2,8 +2,9 @@
 Python's json.loads gives (same type class, same value, same IEEE bits for floats), or be
 refused with a typed error for one of the documented reasons (docs/SECURITY.md):
   - an integer outside int64/uint64 (Python makes a big int; msgpack has none);
-  - RapidJSON's "Number too big": a written exponent above 308 + fraction digits, or an
-    integer part of more than 308 digits (Python gives inf, 0.0 or a big int there).
+  - (before issue 13's own reader) RapidJSON's "Number too big": a written exponent above
+    308 + fraction digits, or an integer part of more than 308 digits; the reader now gives
+    Python's inf / 0.0 there, so no number is refused for that reason any more.
 Texts Python refuses must be refused too. Doubles are also re-encoded by zsession and must
 read back in Python to the same bits.
 

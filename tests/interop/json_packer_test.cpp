@@ -332,3 +332,75 @@ TEST_CASE("content that is not a map is refused when encoding, with the JSON pac
     m.set_content(std::vector<int>{1, 2});
     CHECK_THROWS_AS(s.encode(m), usage_error);
 }
+
+// The reader and writer are zsession's own (issue 13): the escapes, both ways, and the
+// frames cut anywhere inside a string.
+TEST_CASE("escapes: every escape is read, control characters are written as RapidJSON did") {
+    session s(json_options());
+    message r = decode_content(
+        s, R"({"a":"\"\\\/\b\f\n\r\t","b":"\u0041\u00e9\u20ac\ud83d\ude00","c":"\u0000x"})");
+    CHECK(str_of(*find_key(r.content(), "a")) == "\"\\/\b\f\n\r\t");
+    CHECK(str_of(*find_key(r.content(), "b")) == "A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    CHECK(str_of(*find_key(r.content(), "c")) == std::string("\0x", 2));
+    // A lone low surrogate decodes to its 3-byte form, which U+FFFD replacement turns into
+    // three U+FFFD (what RapidJSON 1.1 + the replacement did before).
+    message low = decode_content(s, R"({"a":"x\udc00y"})");
+    CHECK(str_of(*find_key(low.content(), "a")) == "x\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDy");
+
+    msgpack::zone z;
+    std::string all;  // every ASCII byte, and one escape-free run longer than 8 bytes
+    for (int c = 0; c < 0x80; ++c) all += static_cast<char>(c);
+    all += "plain ascii text";
+    const std::string written = encoded_content(map_of(z, "k", msgpack::object(all, z)));
+    CHECK(written.rfind(R"({"k":"\u0000\u0001\u0002\u0003\u0004\u0005)", 0) == 0);
+    CHECK(written.find(R"(\b\t\n\u000B\f\r\u000E)") != std::string::npos);
+    CHECK(written.find(R"( !\"#$%&'()*+,-./0123456789)") != std::string::npos);
+    CHECK(written.find(R"([\\]^_`abc)") != std::string::npos);
+    CHECK(written.find("|}~\x7fplain ascii text\"}") != std::string::npos);
+    message back = decode_content(s, written);
+    CHECK(str_of(*find_key(back.content(), "k")) == all);
+}
+
+TEST_CASE("strings cut short, bad escapes and bad surrogates are decode errors") {
+    session s(json_options());
+    for (const std::string bad : {R"({"a":"abc)",
+                                  R"({"a":"abc\)",
+                                  R"({"a":"\)",
+                                  R"({"a":"\u12)",
+                                  R"({"a":"\u12g4"})",
+                                  R"({"a":"\x41"})",
+                                  R"({"a":"\ud800\u0041"})",
+                                  R"({"a":"\ud800x"})",
+                                  R"({"a":"\udbff\udbff"})",
+                                  "{\"a\":\"tab\there\"}",
+                                  "{\"a\":\"\\\x01\"}",
+                                  R"({"a":tru})",
+                                  R"({"a":nul})",
+                                  R"({"a":-})",
+                                  R"({"a":1.})",
+                                  R"({"a":.5})",
+                                  R"({"a":01})",
+                                  R"({"a":-NaN})",
+                                  R"({"a":Inf})",
+                                  R"({"a":1,})",
+                                  R"({"a" 1})",
+                                  R"({"a":[1,]})",
+                                  R"({,})",
+                                  R"({1:2})",
+                                  "{\"a\":\"\xff\"",
+                                  "\xef\xbb\xbf{}"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(decode_content(s, bad), decode_error);
+    }
+}
+
+TEST_CASE("exponents beyond double's range read as Python's json.loads reads them") {
+    session s(json_options());
+    message r = decode_content(s, R"({"a":1e400,"b":-1e309,"c":0e400,"d":1e-400,"e":-0})");
+    const double inf = std::numeric_limits<double>::infinity();
+    CHECK(find_key(r.content(), "a")->via.f64 == inf);
+    CHECK(find_key(r.content(), "b")->via.f64 == -inf);
+    CHECK(find_key(r.content(), "c")->via.f64 == 0.0);
+    CHECK(find_key(r.content(), "d")->via.f64 == 0.0);
+    CHECK(find_key(r.content(), "e")->type == msgpack::type::POSITIVE_INTEGER);
+}
