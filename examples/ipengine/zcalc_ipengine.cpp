@@ -368,6 +368,10 @@ class zsession_array_handler final : public comm_handler {
     std::shared_ptr<direct_arrays> arrays_;
 };
 
+// tests/fuzz/engine_target.hpp includes this file, without main, for its interpreter and
+// comm targets.
+#ifndef ZCALC_IPENGINE_NO_MAIN
+
 /// The direct server's session: the engine's key, scheme and limits, JSON packer.
 session_options direct_session_options(const engine_options& o) {
     session_options so;
@@ -386,8 +390,11 @@ extern "C" void on_signal(int) {
     if (engine* e = running.load()) e->stop();
 }
 
+#endif  // ZCALC_IPENGINE_NO_MAIN
+
 }  // namespace
 
+#ifndef ZCALC_IPENGINE_NO_MAIN
 int main(int argc, char** argv) {
     engine_args args;
     try {
@@ -462,3 +469,4 @@ int main(int argc, char** argv) {
         return 1;
     }
 }
+#endif  // ZCALC_IPENGINE_NO_MAIN
