@@ -14,7 +14,8 @@
 # each target's corpus (corpus-TARGET/, json and placeholder seeded from the golden vectors,
 # engine from write_engine_seeds) are in FUZZ_DIR (build-fuzz). UBSan suppressions and their
 # rationale: tests/fuzz/ubsan.supp. FUZZ_SANITIZE (default address,undefined) and FUZZ_OPT
-# (default -O2) change the instrumentation; objects are cached per combination.
+# (default -O2) change the instrumentation; objects are cached per combination. FUZZ_FLAGS
+# adds libFuzzer flags (the volume runs: FUZZ_FLAGS=-entropic=0, see docs/SECURITY.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=(-max_total_time=60)
@@ -69,7 +70,8 @@ for t in "${targets[@]}"; do
     -o "$out/${t}_fuzz"
   mkdir -p "$out/corpus-$t"
 done
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# malloc_context_size=10: allocation stacks of 10 frames (default 30), cheaper per malloc.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:malloc_context_size=10}
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:suppressions=$PWD/tests/fuzz/ubsan.supp"
 if [ ! -f "$out/seeds.done" ]; then
   clang++ "${flags[@]}" "${objs[@]}" tests/fuzz/write_seeds.cpp $libs -o "$out/write_seeds"
@@ -90,5 +92,8 @@ for t in "${targets[@]}"; do
     *) max_len=2048 ;;
   esac
   echo "== $t ($sanitize $opt, -max_len=$max_len)"
-  (cd "$out" && "./${t}_fuzz" "${limit[@]}" -max_len=$max_len -print_final_stats=1 "corpus-$t")
+  # FUZZ_FLAGS: more libFuzzer flags; the volume runs use -entropic=0 (docs/SECURITY.md).
+  # shellcheck disable=SC2086
+  (cd "$out" && "./${t}_fuzz" "${limit[@]}" -max_len=$max_len -print_final_stats=1 \
+    ${FUZZ_FLAGS:-} "corpus-$t")
 done
