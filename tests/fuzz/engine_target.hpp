@@ -11,7 +11,8 @@
 // Every message is signed with the engine's key, so the fuzzer gets past the HMAC check.
 //
 // Checked (a violation is returned as text; the libFuzzer target aborts on it):
-//  - handle() throws nothing; every frame set it returns decodes as a signed message;
+//  - handle() throws nothing; every reply decodes as a signed message (and what went to iopub,
+//    for every 4th input; every input in the test);
 //  - at most one reply per message, whose parent is that message;
 //  - a request the engine knows (known_request) with a fresh header that decodes gets
 //    exactly one reply, an error one when it cannot be served;
@@ -109,8 +110,10 @@ inline zsession::frames engine_request(const std::string& type, const std::strin
                                        const std::vector<std::string>& buffers = {},
                                        const std::string& metadata = "{}",
                                        const std::string& parent = "{}",
-                                       const std::string& header = "") {
+                                       const std::string& header = "",
+                                       std::string* msg_id = nullptr) {
     zsession::message m = engine_client().make_message(type);
+    if (msg_id) *msg_id = m.header.msg_id;
     m.identities.push_back(zsession::buffer::take(std::string("client")));
     zsession::frames f = engine_client().encode(m);
     if (!header.empty()) f[3] = zmq::message_t(header.data(), header.size());
@@ -131,9 +134,12 @@ inline zsession::frames copy_frames(const zsession::frames& f) {
 }
 
 /// One message through the engine, checked. Returns a violation, if any.
+/// One message through the engine, checked. `msg_id`: the id of the fresh header it carries
+/// ("" when the header is fuzzed). `check_iopub`: also decode what went to iopub.
 inline std::optional<std::string> engine_one(zsession::ipp::engine& e,
                                              zsession::ipp::engine::channel ch,
-                                             zsession::frames&& in, bool fresh_header) {
+                                             zsession::frames&& in, const std::string& type,
+                                             const std::string& msg_id, bool check_iopub) {
     using zsession::ipp::engine;
     const zsession::session& client = engine_client();
     const zsession::frames saved = copy_frames(in);
@@ -143,32 +149,35 @@ inline std::optional<std::string> engine_one(zsession::ipp::engine& e,
     } catch (const std::exception& ex) {
         return std::string("handle() threw: ") + ex.what();
     }
-    std::vector<zsession::message> replies;
-    for (auto* list : {&out.replies, &out.iopub}) {
-        for (auto& f : *list) {
-            try {
-                zsession::message m = client.decode(std::move(f));
-                if (list == &out.replies) replies.push_back(std::move(m));
-            } catch (const zsession::error& ex) {
-                return std::string("the engine sent a message that does not decode: ") + ex.what();
-            }
-        }
-    }
-    if (replies.size() > 1) return "more than one reply to one message";
-    // What the request was, as a client with the same key and limits reads it.
-    std::optional<zsession::message> req;
+    if (out.replies.size() > 1) return "more than one reply to one message";
+    std::optional<zsession::message> reply;
     try {
-        req = client.decode(copy_frames(saved));
-    } catch (const zsession::error&) {
-    }
-    if (!replies.empty()) {
-        if (!req) return "a reply to a message that does not decode";
-        if (replies[0].parent_header.msg_id != req->header.msg_id) {
-            return "a reply whose parent is not the request";
+        if (!out.replies.empty()) reply = client.decode(std::move(out.replies[0]));
+        if (check_iopub) {
+            for (auto& f : out.iopub) (void)client.decode(std::move(f));
         }
+    } catch (const zsession::error& ex) {
+        return std::string("the engine sent a message that does not decode: ") + ex.what();
     }
-    if (req && fresh_header && known_request(req->header.msg_type) && out.replies.empty()) {
-        return "no reply to " + req->header.msg_type + " " + req->header.msg_id;
+    // What the request was, as a client with the same key and limits reads it (decoded only
+    // when the answer depends on it).
+    auto request = [&]() -> std::optional<zsession::message> {
+        try {
+            return client.decode(copy_frames(saved));
+        } catch (const zsession::error&) {
+            return std::nullopt;
+        }
+    };
+    if (reply) {
+        std::string id = msg_id;
+        if (id.empty()) {
+            const auto req = request();
+            if (!req) return "a reply to a message that does not decode";
+            id = req->header.msg_id;
+        }
+        if (reply->parent_header.msg_id != id) return "a reply whose parent is not the request";
+    } else if (!msg_id.empty() && known_request(type) && request()) {
+        return "no reply to " + type + " " + msg_id;
     }
     return std::nullopt;
 }
@@ -216,14 +225,19 @@ inline std::optional<std::string> engine_input(const std::uint8_t* data, std::si
         std::vector<std::string> buffers;
         for (unsigned b = 0; b < nbuf && i < f.size(); ++b) buffers.push_back(f[i++]);
         zsession::frames msg;
+        std::string msg_id;
         try {
             msg = engine_request(type, content, buffers, metadata, parent,
-                                 raw_header ? (header.empty() ? std::string(" ") : header) : "");
+                                 raw_header ? (header.empty() ? std::string(" ") : header) : "",
+                                 raw_header ? nullptr : &msg_id);
         } catch (const zsession::error& ex) {
             return std::string("could not build a request: ") + ex.what();
         }
         const auto ch = s & 1 ? engine::channel::control : engine::channel::shell;
-        if (auto bad = engine_one(*e, ch, std::move(msg), !raw_header)) return bad;
+        if (auto bad = engine_one(*e, ch, std::move(msg), type, msg_id,
+                                  probe_every == 1 || inputs % 4 == 0)) {
+            return bad;
+        }
     }
     if (inputs % probe_every != 0) return std::nullopt;
     return engine_still_serves(*e);
