@@ -190,7 +190,8 @@ std::vector<double> to_doubles(const std::string& dtype, bytes_view b) {
     const std::size_t n = b.size() / itemsize(dtype);
     std::vector<double> out(n);
     if (dtype == "<f8") {
-        std::memcpy(out.data(), b.data(), b.size());
+        // Not for an empty array: both pointers may be null, and memcpy's must not be.
+        if (n != 0) std::memcpy(out.data(), b.data(), n * sizeof(double));
         return out;
     }
     for (std::size_t j = 0; j < n; ++j) out[j] = element(dtype, b.data(), j);

@@ -298,6 +298,11 @@ inline std::vector<std::string> engine_seeds() {
                  {f8}),
              one("comm_close", false, R"j({"comm_id":"z1"})j")}),
         join({one("comm_open", false, R"j({"comm_id":"u","target_name":"nope","data":{}})j")}),
+        // Found by the engine target: matmul of empty arrays passed null to memcpy.
+        join({one(
+            "comm_open", false,
+            R"j({"comm_id":"e","target_name":"zcalc.arrays","data":{"op":"matmul","shape":[0,2],"shape_b":[2,0]}})j",
+            {"", ""})}),
         join({one("abort_request", true, R"j({"msg_ids":["m1","m2"]})j"),
               one("abort_request", true, "{}"),
               one("execute_request", false, R"j({"code":"1"})j")}),

@@ -106,6 +106,32 @@ TEST_CASE("engine: apply_request is refused, comm_open to an unknown target is c
     CHECK(out.iopub.empty());
 }
 
+TEST_CASE("engine: zcalc.arrays on empty arrays (found by the engine fuzz target)") {
+    // matmul and scale of 0-element <f8 arrays copied from a null pointer (UB: memcpy's
+    // arguments must not be null even for 0 bytes); the sanitizer builds see it.
+    auto e = fuzz::make_fuzz_engine();
+    for (const char* data : {R"({"op": "matmul", "shape": [0, 2], "shape_b": [2, 0]})",
+                             R"({"op": "scale", "shape": [0], "factor": 2})"}) {
+        engine::handled out =
+            e->handle(engine::channel::shell,
+                      fuzz::engine_request(
+                          "comm_open",
+                          std::string(R"({"comm_id": "e", "target_name": "zcalc.arrays", )") +
+                              R"("data": )" + data + "}",
+                          {"", ""}));
+        bool answered = false;
+        for (auto& f : out.iopub) {
+            const auto m = fuzz::engine_client().decode(std::move(f));
+            if (m.header.msg_type != "comm_msg") continue;
+            const auto d = m.content_map().get<std::map<std::string, msgpack::object>>("data");
+            answered = d.at("status").as<std::string>() == "ok";
+        }
+        CHECK(answered);
+        (void)e->handle(engine::channel::shell,
+                        fuzz::engine_request("comm_close", R"({"comm_id": "e"})"));
+    }
+}
+
 TEST_CASE("engine: mutated seeds (deterministic) pass the target's checks") {
     std::mt19937 rng(10);
     const auto seeds = fuzz::engine_seeds();
