@@ -193,7 +193,8 @@ std::vector<double> to_doubles(const std::string& dtype, bytes_view b) {
     const std::size_t n = b.size() / itemsize(dtype);
     std::vector<double> out(n);
     if (dtype == "<f8") {
-        std::memcpy(out.data(), b.data(), b.size());
+        // Not for an empty array: both pointers may be null, and memcpy's must not be.
+        if (n != 0) std::memcpy(out.data(), b.data(), n * sizeof(double));
         return out;
     }
     for (std::size_t j = 0; j < n; ++j) out[j] = element(dtype, b.data(), j);
@@ -376,6 +377,10 @@ class zsession_array_handler final : public comm_handler {
     std::shared_ptr<direct_arrays> arrays_;
 };
 
+// tests/fuzz/engine_target.hpp includes this file, without main, for its interpreter and
+// comm targets.
+#ifndef ZCALC_IPENGINE_NO_MAIN
+
 /// The direct server's session: the engine's key, scheme and limits, JSON packer.
 session_options direct_session_options(const engine_options& o) {
     session_options so;
@@ -394,8 +399,11 @@ extern "C" void on_signal(int) {
     if (engine* e = running.load()) e->stop();
 }
 
+#endif  // ZCALC_IPENGINE_NO_MAIN
+
 }  // namespace
 
+#ifndef ZCALC_IPENGINE_NO_MAIN
 int main(int argc, char** argv) {
     // Large arrays arrive on the direct path and the comm: received frames reuse heap
     // blocks instead of a fresh mmap (and 8192 page faults per 32 MiB) each. First, before
@@ -479,3 +487,4 @@ int main(int argc, char** argv) {
         return 1;
     }
 }
+#endif  // ZCALC_IPENGINE_NO_MAIN

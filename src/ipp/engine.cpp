@@ -135,6 +135,22 @@ struct engine::impl final : detail::comm_channel {
     };
     std::map<std::string, open_comm, std::less<>> comms;
     const message* current_request = nullptr;
+    // handle(): iopub messages are appended here instead of sent (under iopub_mutex).
+    std::vector<frames>* iopub_captured = nullptr;
+
+    /// Where a request's replies go: the channel's socket (run()) or a list (handle()).
+    struct reply_to {
+        zmq::socket_t* sock = nullptr;
+        std::vector<frames>* captured = nullptr;
+    };
+
+    void send_reply(reply_to& to, const message& r) {
+        if (to.sock) {
+            s->send(*to.sock, r);
+        } else {
+            to.captured->push_back(s->encode(r));
+        }
+    }
 
     void log(const char* fmt, ...) const __attribute__((format(printf, 2, 3))) {
         if (!opt.verbose) return;
@@ -175,7 +191,11 @@ struct engine::impl final : detail::comm_channel {
         m.identities.clear();
         m.identities.push_back(buffer::take(std::string(topic_frame)));
         std::lock_guard lock(iopub_mutex);
-        s->send(*iopub, m);
+        if (iopub_captured) {
+            iopub_captured->push_back(s->encode(m));
+        } else {
+            s->send(*iopub, m);
+        }
     }
 
     template <class T>
@@ -207,11 +227,11 @@ struct engine::impl final : detail::comm_channel {
     // -- replies -------------------------------------------------------------------------------
 
     template <class T>
-    void reply(zmq::socket_t& sock, const message& req, std::string_view type, const T& content) {
+    void reply(reply_to& to, const message& req, std::string_view type, const T& content) {
         message r = s->make_reply(req, type);
         r.set_metadata(detail::engine_metadata{uuid});
         r.set_content(content);
-        s->send(sock, r);
+        send_reply(to, r);
     }
 
     /// Metadata of an execute/apply reply, the broadcast fields copied from the request.
@@ -230,12 +250,12 @@ struct engine::impl final : detail::comm_channel {
     }
 
     template <class T>
-    void task_reply(zmq::socket_t& sock, const message& req, std::string_view type,
-                    const T& content, const detail::reply_metadata& md) {
+    void task_reply(reply_to& to, const message& req, std::string_view type, const T& content,
+                    const detail::reply_metadata& md) {
         message r = s->make_reply(req, type);
         r.set_metadata(md);
         r.set_content(content);
-        s->send(sock, r);
+        send_reply(to, r);
     }
 
     bool take_aborted(const std::string& msg_id) {
@@ -243,12 +263,12 @@ struct engine::impl final : detail::comm_channel {
         return aborted.erase(msg_id) > 0;
     }
 
-    void reply_aborted(zmq::socket_t& sock, const message& req) {
+    void reply_aborted(reply_to& to, const message& req) {
         const std::string& type = req.header.msg_type;
         const std::string reply_type = type.substr(0, type.rfind('_')) + "_reply";
         log("aborted %s %s", type.c_str(), req.header.msg_id.c_str());
         status_guard g(*this, req);
-        task_reply(sock, req, reply_type, std::map<std::string, std::string>{{"status", "aborted"}},
+        task_reply(to, req, reply_type, std::map<std::string, std::string>{{"status", "aborted"}},
                    reply_md(req, utc_now_iso8601(), "aborted", "abort"));
     }
 
@@ -271,7 +291,7 @@ struct engine::impl final : detail::comm_channel {
         }
     };
 
-    void execute(zmq::socket_t& sock, const message& req) {
+    void execute(reply_to& to, const message& req) {
         const std::string started = utc_now_iso8601();
         const auto c = req.content_as<detail::execute_request>();
         status_guard g(*this, req);
@@ -292,16 +312,16 @@ struct engine::impl final : detail::comm_channel {
             }
             detail::execute_ok ok;
             ok.execution_count = count;
-            task_reply(sock, req, "execute_reply", ok, reply_md(req, started, "ok", "execute"));
+            task_reply(to, req, "execute_reply", ok, reply_md(req, started, "ok", "execute"));
             return;
         }
         const detail::error_content err{
             "error", r.ename, r.evalue, r.traceback, {uuid, id, "execute"}, count};
         publish("error", err, req);
-        task_reply(sock, req, "execute_reply", err, reply_md(req, started, "error", "execute"));
+        task_reply(to, req, "execute_reply", err, reply_md(req, started, "error", "execute"));
     }
 
-    void apply(zmq::socket_t& sock, const message& req) {
+    void apply(reply_to& to, const message& req) {
         const std::string started = utc_now_iso8601();
         status_guard g(*this, req);
         const language_info& li = info;
@@ -317,7 +337,7 @@ struct engine::impl final : detail::comm_channel {
             {},
             {uuid, id, "apply"},
             0};
-        task_reply(sock, req, "apply_reply", err, reply_md(req, started, "error", "apply"));
+        task_reply(to, req, "apply_reply", err, reply_md(req, started, "error", "apply"));
     }
 
     std::string comm_targets_text() const {
@@ -340,10 +360,10 @@ struct engine::impl final : detail::comm_channel {
 
     /// kernel_info_reply; with opt.direct_endpoint set, also "zsession": {version, direct,
     /// curve_serverkey}.
-    void send_kernel_info(zmq::socket_t& sock, const message& req) {
+    void send_kernel_info(reply_to& to, const message& req) {
         const auto k = kernel_info();
         if (opt.direct_endpoint.empty()) {
-            reply(sock, req, "kernel_info_reply", k);
+            reply(to, req, "kernel_info_reply", k);
             return;
         }
         detail::kernel_info_direct_content d;
@@ -354,7 +374,7 @@ struct engine::impl final : detail::comm_channel {
         d.banner = k.banner;
         d.zsession.direct = opt.direct_endpoint;
         d.zsession.curve_serverkey = opt.direct_curve_serverkey;
-        reply(sock, req, "kernel_info_reply", d);
+        reply(to, req, "kernel_info_reply", d);
     }
 
     // The request's cursor, clamped to the code; the end of the code when absent or negative.
@@ -364,7 +384,7 @@ struct engine::impl final : detail::comm_channel {
                    : c.code.size();
     }
 
-    void complete(zmq::socket_t& sock, const message& req) {
+    void complete(reply_to& to, const message& req) {
         const auto c = req.content_as<detail::code_request>();
         status_guard g(*this, req);
         const std::size_t cursor = cursor_of(c);
@@ -376,10 +396,10 @@ struct engine::impl final : detail::comm_channel {
             out.cursor_start = static_cast<std::int64_t>(r->cursor_start);
             out.cursor_end = static_cast<std::int64_t>(r->cursor_end);
         }
-        reply(sock, req, "complete_reply", out);
+        reply(to, req, "complete_reply", out);
     }
 
-    void inspect(zmq::socket_t& sock, const message& req) {
+    void inspect(reply_to& to, const message& req) {
         const auto c = req.content_as<detail::code_request>();
         status_guard g(*this, req);
         const std::size_t cursor = cursor_of(c);
@@ -389,14 +409,14 @@ struct engine::impl final : detail::comm_channel {
             out.found = true;
             out.data = std::move(*r);
         }
-        reply(sock, req, "inspect_reply", out);
+        reply(to, req, "inspect_reply", out);
     }
 
-    void is_complete(zmq::socket_t& sock, const message& req) {
+    void is_complete(reply_to& to, const message& req) {
         const auto c = req.content_as<detail::code_request>();
         status_guard g(*this, req);
         std::lock_guard lock(interp_mutex);
-        reply(sock, req, "is_complete_reply",
+        reply(to, req, "is_complete_reply",
               detail::is_complete_content{interp->is_complete(c.code), ""});
     }
 
@@ -476,11 +496,11 @@ struct engine::impl final : detail::comm_channel {
         comms.emplace(comm_id, open_comm{std::move(c), std::move(h)});
     }
 
-    void comm_info(zmq::socket_t& sock, const message& req) {
+    void comm_info(reply_to& to, const message& req) {
         status_guard g(*this, req);
         detail::comm_info_content out;
         for (const auto& [cid, oc] : comms) out.comms[cid] = {oc.c->target_name()};
-        reply(sock, req, "comm_info_reply", out);
+        reply(to, req, "comm_info_reply", out);
     }
 
     void handle_shell(zmq::socket_t& sock) {
@@ -491,47 +511,83 @@ struct engine::impl final : detail::comm_channel {
                 r.error_message.c_str());
             return;
         }
-        const message& req = *r.msg;
+        reply_to to{&sock};
+        dispatch_shell(to, *r.msg);
+    }
+
+    /// Serves one verified shell message. Every request it knows gets one reply: an
+    /// "InvalidRequest" error when its content has the wrong shape.
+    void dispatch_shell(reply_to& to, const message& req) {
         const std::string& type = req.header.msg_type;
         if (take_aborted(req.header.msg_id)) {
-            reply_aborted(sock, req);
+            reply_aborted(to, req);
             return;
         }
         try {
             if (type == "execute_request") {
-                execute(sock, req);
+                execute(to, req);
             } else if (type == "apply_request") {
-                apply(sock, req);
+                apply(to, req);
             } else if (type == "kernel_info_request") {
                 status_guard g(*this, req);
-                send_kernel_info(sock, req);
+                send_kernel_info(to, req);
             } else if (type == "comm_open" || type == "comm_msg" || type == "comm_close") {
                 on_comm(req);
             } else if (type == "complete_request") {
-                complete(sock, req);
+                complete(to, req);
             } else if (type == "inspect_request") {
-                inspect(sock, req);
+                inspect(to, req);
             } else if (type == "is_complete_request") {
-                is_complete(sock, req);
+                is_complete(to, req);
             } else if (type == "comm_info_request") {
-                comm_info(sock, req);
+                comm_info(to, req);
+            } else if (served_on_control(type)) {
+                log("refused %s on shell", type.c_str());
+                reply_error(to, req, "WrongChannel",
+                            type + " is served on the control channel, not on shell");
             } else {
                 log("ignored %s on shell", type.c_str());
             }
         } catch (const zmq::error_t&) {
             throw;
         } catch (const std::exception& ex) {
-            // A request whose content has the wrong shape (decode_error from content_as).
-            log("dropped %s on shell: %s", type.c_str(), ex.what());
+            // A request whose content has the wrong shape (decode_error from content_as):
+            // answered, so the client does not wait forever; nothing of it was executed.
+            log("bad %s on shell: %s", type.c_str(), ex.what());
+            if (type.ends_with("_request")) reply_error(to, req, "InvalidRequest", ex.what());
+        }
+    }
+
+    /// Replies `<type>_reply` to `req` with status "error", between busy and idle. An
+    /// execute/apply reply carries the scheduler's metadata (status "error"), as run() sends;
+    /// is_complete_reply, whose status is never "error", says "unknown".
+    void reply_error(reply_to& to, const message& req, const std::string& ename,
+                     const std::string& evalue) {
+        const std::string& type = req.header.msg_type;
+        const std::string reply_type = type.substr(0, type.rfind('_')) + "_reply";
+        status_guard g(*this, req);
+        if (reply_type == "is_complete_reply") {
+            reply(to, req, reply_type, detail::is_complete_content{"unknown", ""});
+            return;
+        }
+        const std::string method = reply_type.substr(0, reply_type.rfind('_'));
+        const detail::error_content err{
+            "error", ename, evalue, {ename + ": " + evalue}, {uuid, id, method}, execution_count};
+        if (reply_type == "execute_reply" || reply_type == "apply_reply") {
+            task_reply(to, req, reply_type, err,
+                       reply_md(req, utc_now_iso8601(), "error", method.c_str()));
+        } else {
+            reply(to, req, reply_type, err);
         }
     }
 
     /// abort_request without ids: answer everything queued on shell now as aborted.
     void abort_queue(zmq::socket_t& sock) {
+        reply_to to{&sock};
         for (;;) {
             recv_result r = s->try_recv(sock, zmq::recv_flags::dontwait);
             if (r.would_block()) return;
-            if (r) reply_aborted(sock, *r.msg);
+            if (r) reply_aborted(to, *r.msg);
         }
     }
 
@@ -560,39 +616,62 @@ struct engine::impl final : detail::comm_channel {
                 r.error_message.c_str());
             return;
         }
-        const message& req = *r.msg;
+        reply_to to{&sock};
+        dispatch_control(to, *r.msg);
+    }
+
+    /// Requests only control serves: refused on shell with a "WrongChannel" error reply.
+    static bool served_on_control(std::string_view type) {
+        return type == "abort_request" || type == "clear_request" || type == "shutdown_request";
+    }
+
+    /// Requests that belong on shell: refused on control (running code from control would
+    /// let a client jump the shell queue), with a "WrongChannel" error reply.
+    static bool served_on_shell(std::string_view type) {
+        return type == "execute_request" || type == "apply_request" || type == "complete_request" ||
+               type == "inspect_request" || type == "is_complete_request" ||
+               type == "comm_info_request";
+    }
+
+    /// Serves one verified control message; every request it knows gets one reply.
+    void dispatch_control(reply_to& to, const message& req) {
         const std::string& type = req.header.msg_type;
         try {
             if (type == "abort_request") {
                 status_guard g(*this, req);
                 abort(req);
-                reply(sock, req, "abort_reply", detail::status_ok{});
+                reply(to, req, "abort_reply", detail::status_ok{});
             } else if (type == "clear_request") {
                 status_guard g(*this, req);
                 {
                     std::lock_guard lock(interp_mutex);
                     interp->clear();
                 }
-                reply(sock, req, "clear_reply", detail::status_ok{});
+                reply(to, req, "clear_reply", detail::status_ok{});
             } else if (type == "shutdown_request") {
                 const object_map content = as_map(req.content_as<msgpack::object>());
                 const detail::shutdown_content out{"ok",
                                                    get<bool>(content, "restart").value_or(false)};
-                reply(sock, req, "shutdown_reply", out);
+                reply(to, req, "shutdown_reply", out);
                 // The hub unregisters the engine on this iopub copy.
                 publish("shutdown_reply", out, req, "shutdown");
                 log("shutdown requested");
                 shutdown_requested = true;
             } else if (type == "kernel_info_request") {
                 status_guard g(*this, req);
-                send_kernel_info(sock, req);
+                send_kernel_info(to, req);
+            } else if (served_on_shell(type)) {
+                log("refused %s on control", type.c_str());
+                reply_error(to, req, "WrongChannel",
+                            type + " is served on the shell channel, not on control");
             } else {
                 log("ignored %s on control", type.c_str());
             }
         } catch (const zmq::error_t&) {
             throw;
         } catch (const std::exception& ex) {
-            log("dropped %s on control: %s", type.c_str(), ex.what());
+            log("bad %s on control: %s", type.c_str(), ex.what());
+            if (type.ends_with("_request")) reply_error(to, req, "InvalidRequest", ex.what());
         }
     }
 
@@ -765,6 +844,36 @@ struct engine::impl final : detail::comm_channel {
         }
     }
 
+    engine::handled handle(engine::channel ch, frames&& in) {
+        if (!s) {
+            new_round();
+            id = 0;
+            engine_id = 0;
+        }
+        engine::handled out;
+        iopub_captured = &out.iopub;
+        struct reset {
+            std::vector<frames>*& p;
+            ~reset() { p = nullptr; }
+        } reset_captured{iopub_captured};
+        std::optional<message> req;
+        try {
+            req = s->decode(std::move(in));
+        } catch (const error& e) {
+            log("dropped a bad message: %s: %s", to_string(e.code()), e.what());
+            return out;
+        }
+        reply_to to{nullptr, &out.replies};
+        if (ch == engine::channel::control) {
+            dispatch_control(to, *req);
+        } else if (abort_queued.exchange(false)) {
+            reply_aborted(to, *req);  // run() aborts what is queued on shell at that time
+        } else {
+            dispatch_shell(to, *req);
+        }
+        return out;
+    }
+
     run_result run() {
         for (;;) {
             new_round();
@@ -816,6 +925,10 @@ int engine::id() const noexcept {
 std::string engine::uuid() const {
     std::lock_guard lock(impl_->uuid_mutex);
     return impl_->uuid_;
+}
+
+engine::handled engine::handle(channel ch, frames&& in) {
+    return impl_->handle(ch, std::move(in));
 }
 
 }  // namespace zsession::ipp

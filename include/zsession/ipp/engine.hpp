@@ -13,7 +13,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "zsession/codec.hpp"
 #include "zsession/ipp/comm.hpp"
 #include "zsession/ipp/connection.hpp"
 #include "zsession/ipp/interpreter.hpp"
@@ -85,6 +87,23 @@ class engine {
     /// The id the hub gave (-1 before registration) and this registration's uuid.
     int id() const noexcept;
     std::string uuid() const;
+
+    /// The channel a message arrived on, for handle().
+    enum class channel { shell, control };
+    /// What handle() produced: the frame sets run() would have sent.
+    struct handled {
+        std::vector<frames> replies;  ///< on the request's channel, identities first
+        std::vector<frames> iopub;    ///< on iopub, topic first
+    };
+    /// Socket-free dispatch (tests, fuzzing): verifies, decodes and serves one message as
+    /// received from the shell (mux, task, broadcast) or control ROUTER, identities first,
+    /// exactly as run() does, and returns what it would have sent. Without a registration
+    /// (run() not called) the first call starts one as engine 0 with a fresh uuid. Each
+    /// request the channel serves gets one reply (status "error" when its content has the
+    /// wrong shape; a request that belongs on shell gets a "WrongChannel" error on control);
+    /// messages that fail verification and unknown types get none. Not concurrently with
+    /// run(); an abort_request without ids aborts the next shell message handled.
+    handled handle(channel ch, frames&& in);
 
   private:
     struct impl;
