@@ -44,9 +44,9 @@ void json_pack_map(const msgpack::object& obj, std::string& out, const char* wha
 /// Strings that need no decoding (no escape, valid UTF-8) point into `bytes`, which the
 /// caller keeps alive as long as the result (as with msgpack); the others are decoded into
 /// `zone`. Memory is proportional to the frame's size (JSON declares no sizes); the parser is
-/// iterative and stops at depth limits.max_nesting + 1. Throws decode_error (not JSON, trailing bytes, not
-/// an object, a repeated key, a number outside what msgpack holds) or limit_error (too deep,
-/// too many values, U+FFFD replacement growing the strings by more than the frame's size).
+/// iterative and stops at depth limits.max_nesting + 1. Throws decode_error (not JSON, trailing
+/// bytes, not an object, a repeated key, a number outside what msgpack holds) or limit_error (too
+/// deep, too many values, U+FFFD replacement growing the strings by more than the frame's size).
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                 const char* what);
 
