@@ -585,13 +585,17 @@ class reader {
         }
         p_ += word.size();
         count();
-        values_.push_back(value);
+        push() = value;
     }
+    /// A new last value on the stack, for the caller to fill in place (not a push_back of a
+    /// local: a 16-byte load of an object just written field by field stalls store forwarding).
+    msgpack::object& push() { return values_.emplace_back(); }
     void number();
-    /// Reads the string at p_ (the opening quote) into a STR object.
-    msgpack::object string();
-    /// Decodes the escapes of raw[0, n) into out (room for n bytes); returns the size.
-    std::size_t unescape(const unsigned char* raw, std::size_t n, char* out);
+    /// Reads the string at p_ (the opening quote) into `o`, a STR object.
+    void string(msgpack::object& o);
+    /// Decodes the escapes of raw[0, n) into out (room for n bytes); returns the size. Sets
+    /// `wide` when a \\u escape wrote a byte >= 0x80 (the other escapes write ASCII).
+    std::size_t unescape(const unsigned char* raw, std::size_t n, char* out, bool& wide);
     unsigned hex4(const unsigned char* q) const;
 
     const unsigned char* p_;
@@ -632,7 +636,7 @@ msgpack::object reader::parse() {
                 continue;
             case '"':
                 count();
-                values_.push_back(string());
+                string(push());
                 break;
             case 't':
                 literal("true", msgpack::object(true));
@@ -672,7 +676,7 @@ msgpack::object reader::parse() {
     key:
         if (p_ == end_ || *p_ != '"') fail("an object's key must be a string");
         count();
-        values_.push_back(string());
+        string(push());
         skip_ws();
         if (p_ == end_ || *p_ != ':') fail("missing ':' after a key");
         ++p_;
@@ -685,7 +689,7 @@ void reader::leave() {
     open_.pop_back();
     const std::size_t first = top >> 1;
     const auto n = static_cast<std::uint32_t>(values_.size() - first);
-    msgpack::object o;
+    msgpack::object o;  // copied field by field below (see push)
     if (top & 1) {
         const std::uint32_t pairs = n / 2;
         o.type = msgpack::type::MAP;
@@ -714,8 +718,16 @@ void reader::leave() {
             o.via.array.ptr = a;
         }
     }
-    values_.resize(first);
-    values_.push_back(o);
+    values_.resize(first + 1);
+    msgpack::object& slot = values_[first];
+    slot.type = o.type;
+    if (o.type == msgpack::type::MAP) {
+        slot.via.map.size = o.via.map.size;
+        slot.via.map.ptr = o.via.map.ptr;
+    } else {
+        slot.via.array.size = o.via.array.size;
+        slot.via.array.ptr = o.via.array.ptr;
+    }
 }
 
 void reader::number() {
@@ -760,8 +772,17 @@ void reader::number() {
         if (integer && text.size() <= 18) {  // fits in int64 whatever the digits: no checks
             std::int64_t v = 0;
             for (const char c : text.substr(text.front() == '-')) v = v * 10 + (c - '0');
-            o = text.front() == '-' ? msgpack::object(-v)
-                                    : msgpack::object(static_cast<std::uint64_t>(v));
+            p_ = q;
+            count();
+            msgpack::object& slot = push();  // as msgpack::object(-v) / (uint64_t)v: "-0" is 0
+            if (text.front() == '-' && v != 0) {
+                slot.type = msgpack::type::NEGATIVE_INTEGER;
+                slot.via.i64 = -v;
+            } else {
+                slot.type = msgpack::type::POSITIVE_INTEGER;
+                slot.via.u64 = static_cast<std::uint64_t>(v);
+            }
+            return;
         } else {
             std::string why;
             if (!json_number(text, o, why)) throw decode_error(where_ + ": " + why);
@@ -769,7 +790,7 @@ void reader::number() {
     }
     p_ = q;
     count();
-    values_.push_back(o);
+    push() = o;
 }
 
 unsigned reader::hex4(const unsigned char* q) const {
@@ -790,7 +811,7 @@ unsigned reader::hex4(const unsigned char* q) const {
     return v;
 }
 
-std::size_t reader::unescape(const unsigned char* raw, std::size_t n, char* out) {
+std::size_t reader::unescape(const unsigned char* raw, std::size_t n, char* out, bool& wide) {
     char* o = out;
     for (std::size_t i = 0; i < n;) {
         const unsigned char c = raw[i];
@@ -844,6 +865,7 @@ std::size_t reader::unescape(const unsigned char* raw, std::size_t n, char* out)
             i += 6;
             cp = (((cp - 0xD800) << 10) | (low - 0xDC00)) + 0x10000;
         }
+        if (cp >= 0x80) wide = true;
         if (cp < 0x80) {
             *o++ = static_cast<char>(cp);
         } else if (cp < 0x800) {
@@ -863,7 +885,7 @@ std::size_t reader::unescape(const unsigned char* raw, std::size_t n, char* out)
     return static_cast<std::size_t>(o - out);
 }
 
-msgpack::object reader::string() {
+void reader::string(msgpack::object& o) {
     const unsigned char* const raw = ++p_;  // after the opening quote
     const auto left = static_cast<std::size_t>(end_ - raw);
     std::size_t i = find_special(raw, left, 0);
@@ -892,14 +914,15 @@ msgpack::object reader::string() {
         fail("a string without its closing quote");
     }
     p_ = raw + i + 1;
-    msgpack::object o;
-    o.type = msgpack::type::STR;
     std::string_view text(reinterpret_cast<const char*>(raw), i);
     if (escapes) {
         char* buf = static_cast<char*>(zone_.allocate_no_align(i));
-        const std::size_t n = unescape(raw, i, buf);
+        bool wide = false;
+        const std::size_t n = unescape(raw, i, buf, wide);
         text = {buf, n};
-        non_ascii = true;  // \u escapes may write any bytes: check them all
+        // \u escapes may write bytes >= 0x80 (a lone low surrogate among them): check them
+        // all then. Without one, the output holds only ASCII bytes and raw's non-ASCII bytes.
+        non_ascii = non_ascii || wide;
     }
     if (non_ascii) {
         const std::size_t size = replaced_size(text);
@@ -919,9 +942,22 @@ msgpack::object reader::string() {
         }
     }
     if (text.size() > UINT32_MAX) throw limit_error(where_ + " holds a string of 4 GiB or more");
+    o.type = msgpack::type::STR;
     o.via.str.size = static_cast<std::uint32_t>(text.size());
     o.via.str.ptr = text.empty() ? "" : text.data();
-    return o;
+}
+
+/// The reader's stacks, reused by every frame a thread reads.
+struct reader_scratch {
+    std::vector<msgpack::object> values;
+    std::vector<std::uint32_t> open;
+};
+
+/// This thread's scratch. Not inlined: in a shared library each use of a thread_local
+/// costs a __tls_get_addr call, which GCC repeats at every inlined use rather than reusing.
+[[gnu::noinline]] reader_scratch& thread_scratch() {
+    thread_local reader_scratch s;
+    return s;
 }
 
 }  // namespace
@@ -931,17 +967,17 @@ msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const lim
     const std::string where(what);
     // Scratch reused by every frame this thread reads (cleared first; a large one is
     // released afterwards so that one huge frame does not pin its memory).
-    thread_local std::vector<msgpack::object> values;
-    thread_local std::vector<std::uint32_t> open;
-    values.clear();
-    open.clear();
+    reader_scratch& s = thread_scratch();
+    s.values.clear();
+    s.open.clear();
     struct trim {
+        reader_scratch& s;
         ~trim() {
-            if (values.capacity() > 4096) std::vector<msgpack::object>().swap(values);
-            if (open.capacity() > 4096) std::vector<std::uint32_t>().swap(open);
+            if (s.values.capacity() > 4096) std::vector<msgpack::object>().swap(s.values);
+            if (s.open.capacity() > 4096) std::vector<std::uint32_t>().swap(s.open);
         }
-    } trim_after;
-    reader r(bytes, zone, lim, where, values, open);
+    } trim_after{s};
+    reader r(bytes, zone, lim, where, s.values, s.open);
     const msgpack::object obj = r.parse();
     if (obj.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
     return obj;
