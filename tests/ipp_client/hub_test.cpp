@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -41,7 +42,7 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 
 /// queue_status of `id` once `pred` holds, polled for up to 5 s (the hub learns of a
 /// request through its monitor socket, a little after the engine got it).
-engine_queue queue_when(int id, bool (*pred)(const engine_queue&)) {
+engine_queue queue_when(int id, const std::function<bool(const engine_queue&)>& pred) {
     engine_queue q;
     for (int i = 0; i < 50; ++i) {
         const auto s = shared_client().queue_status({id});
@@ -53,13 +54,25 @@ engine_queue queue_when(int id, bool (*pred)(const engine_queue&)) {
     return q;
 }
 
+/// Waits until the hub has recorded `msg_id` as completed. The client gets the reply from the
+/// scheduler, and the hub learns of it through its monitor socket, so a hub query made right
+/// after get() can still see the request pending (purge_all_results would then keep it).
+void hub_knows_completed(const std::string& msg_id) {
+    for (int i = 0; i < 100; ++i) {
+        if (contains(shared_client().results({msg_id}, true).completed, msg_id)) return;
+        std::this_thread::sleep_for(50ms);
+    }
+    FAIL("the hub did not record " << msg_id << " as completed within 5 s");
+}
+
 }  // namespace
 
 TEST_CASE("hub: queue_status counts queued and completed requests per engine") {
     const int id = engine_id();
     const int before = shared_client().queue_status().engines.front().completed;
     REQUIRE(shared_client().execute(id, "x = 1").get(30s).ok());
-    const auto done = queue_when(id, [](const engine_queue& q) { return q.queue == 0; });
+    const auto done = queue_when(
+        id, [before](const engine_queue& q) { return q.queue == 0 && q.completed > before; });
     CHECK(done.engine_id == id);
     CHECK(done.completed >= before + 1);  // + the warm-up kernel_info requests
 
@@ -75,6 +88,7 @@ TEST_CASE("hub: results gives pending and completed status, and the stored recor
     const int id = engine_id();
     const auto done = shared_client().execute(id, "print('stored'); 6 * 7").get(30s);
     REQUIRE(done.ok());
+    hub_knows_completed(done.msg_id);
     auto running = shared_client().execute(id, "import time; time.sleep(2)");
     queue_when(id, [](const engine_queue& q) { return q.queue >= 1; });
 
@@ -109,6 +123,8 @@ TEST_CASE("hub: history lists requests; purge drops completed records") {
     const auto a = shared_client().execute(id, "a = 1").get(30s);
     const auto b = shared_client().execute(id, "b = 2").get(30s);
     REQUIRE((a.ok() && b.ok()));
+    hub_knows_completed(a.msg_id);
+    hub_knows_completed(b.msg_id);
     auto h = shared_client().history();
     CHECK(contains(h, a.msg_id));
     CHECK(contains(h, b.msg_id));
@@ -122,7 +138,9 @@ TEST_CASE("hub: history lists requests; purge drops completed records") {
     auto running = shared_client().execute(id, "import time; time.sleep(2)");
     queue_when(id, [](const engine_queue& q) { return q.queue >= 1; });
     CHECK_THROWS_AS(shared_client().purge_results({running.msg_id()}), remote_error);
-    REQUIRE(running.get(30s).ok());
+    const auto finished = running.get(30s);
+    REQUIRE(finished.ok());
+    hub_knows_completed(finished.msg_id);
 
     shared_client().purge_all_results();
     CHECK(shared_client().history().empty());
