@@ -9,6 +9,12 @@
 
 namespace zsession {
 
+namespace detail {
+/// Checks `c` against `rows`; returns an error message, empty when it is valid (internal:
+/// every public entry point that takes columns calls it).
+std::string check_column(const table_column& c, std::size_t rows);
+}  // namespace detail
+
 namespace {
 
 constexpr std::array<std::string_view, 13> time_units = {"Y",  "M",  "W",  "D",  "h",  "m", "s",

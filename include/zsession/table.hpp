@@ -168,8 +168,6 @@ struct handler<table> {
 void register_table_handlers(registry& r);
 
 namespace detail {
-/// Checks `c` against `rows`; returns an error message, empty when it is valid.
-std::string check_column(const table_column& c, std::size_t rows);
 /// True when `s` is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
 bool valid_utf8(std::string_view s) noexcept;
 }  // namespace detail

@@ -56,7 +56,7 @@ def public_detail_names(source_root):
 
 def detail_function(name):
     """"f" for a non-template zsession::detail::f(...) (or a member of detail::f), else None."""
-    m = re.match(r"zsession::detail::([A-Za-z_]\w*)(?:\(|::)", name)
+    m = re.match(r"zsession::detail::([A-Za-z_]\w*)(?:\[abi:\w+\])*(?:\(|::)", name)
     return m.group(1) if m else None
 
 
