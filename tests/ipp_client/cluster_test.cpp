@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "zsession/ipp/client.hpp"
 #include "zsession/ipp/client_arrays.hpp"
 
@@ -20,20 +21,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string profile() {
-    const char* p = std::getenv("ZSESSION_IPP_PROFILE");
-    REQUIRE_MESSAGE(p != nullptr, "run through tests/ipp_client/cluster.py");
-    return p;
-}
+using ipp_test::profile;
+using ipp_test::same_bytes;
 
 client& shared_client() {
-    static std::unique_ptr<client> c = [] {
-        auto info = client_connection_info::from_profile(profile(), "", 10s);
-        auto cl = std::make_unique<client>(info);
-        REQUIRE(cl->wait_for_engines(3, 30s));
-        return cl;
-    }();
-    return *c;
+    return ipp_test::shared_client(3);
 }
 
 array_client& shared_arrays() {
@@ -67,10 +59,6 @@ ndarray make_array(std::size_t n) {
     std::vector<std::uint8_t> v(n);
     for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(i * 7 + 3);
     return ndarray::from(std::span<const std::uint8_t>(v));
-}
-
-bool same_bytes(const ndarray_view& a, const ndarray_view& b) {
-    return a.type() == b.type() && a.shape() == b.shape() && bytes_view(a.bytes()) == b.bytes();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "zsession/curve.hpp"
 #include "zsession/ipp/client.hpp"
 #include "zsession/ipp/client_arrays.hpp"
@@ -22,19 +23,10 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-client_connection_info connection() {
-    const char* p = std::getenv("ZSESSION_IPP_PROFILE");
-    REQUIRE_MESSAGE(p != nullptr, "run through tests/ipp_client/cluster.py --curve");
-    return client_connection_info::from_profile(p, "", 10s);
-}
+using ipp_test::connection;
 
 client& shared_client() {
-    static std::unique_ptr<client> c = [] {
-        auto cl = std::make_unique<client>(connection());
-        REQUIRE(cl->wait_for_engines(2, 30s));
-        return cl;
-    }();
-    return *c;
+    return ipp_test::shared_client(2);
 }
 
 /// The engine that advertises a direct endpoint in kernel_info (the C++ one), and the other.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "zsession/ipp/client.hpp"
 #include "zsession/ipp/client_arrays.hpp"
 
@@ -18,30 +19,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string profile() {
-    const char* p = std::getenv("ZSESSION_IPP_PROFILE");
-    REQUIRE_MESSAGE(p != nullptr, "run through tests/ipp_client/cluster.py");
-    return p;
-}
+using ipp_test::same_bytes;
 
 client& shared_client() {
-    static std::unique_ptr<client> c = [] {
-        auto info = client_connection_info::from_profile(profile(), "", 10s);
-        auto cl = std::make_unique<client>(info);
-        REQUIRE(cl->wait_for_engines(1, 30s));
-        return cl;
-    }();
-    return *c;
+    return ipp_test::shared_client(1);
 }
 
 int engine_id() {
     const auto engines = shared_client().engines();
     REQUIRE(engines.size() == 1);
     return engines.front().id;
-}
-
-bool same_bytes(const ndarray_view& a, const ndarray_view& b) {
-    return a.type() == b.type() && a.shape() == b.shape() && bytes_view(a.bytes()) == b.bytes();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support.hpp"
 #include "zsession/ipp/client.hpp"
 
 using namespace zsession;
@@ -20,14 +21,7 @@ using namespace std::chrono_literals;
 namespace {
 
 client& shared_client() {
-    static std::unique_ptr<client> c = [] {
-        const char* p = std::getenv("ZSESSION_IPP_PROFILE");
-        REQUIRE_MESSAGE(p != nullptr, "run through tests/ipp_client/cluster.py --with-db");
-        auto cl = std::make_unique<client>(client_connection_info::from_profile(p, "", 10s));
-        REQUIRE(cl->wait_for_engines(1, 30s));
-        return cl;
-    }();
-    return *c;
+    return ipp_test::shared_client(1);
 }
 
 int engine_id() {
