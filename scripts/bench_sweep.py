@@ -3,7 +3,8 @@
 
     /usr/bin/python3 scripts/bench_sweep.py [--build build] [--quick] [--only latency,...]
 
-Runs the C++ benchmarks (build/bench/*_bench --json), then the same latency and throughput
+Runs the C++ benchmarks (build/bench/*_bench --json; latency and codec once per packer,
+msgpack then JSON, each row naming its packer), then the same latency and throughput
 sweeps with jupyter_client's Python Session over pyzmq, in this process, on the same
 machine, and appends those rows (impl "jupyter_client") to latency.csv and throughput.csv.
 Every figure compares only rows of one run. Then: /usr/bin/python3 scripts/plot_bench.py.
@@ -19,10 +20,13 @@ import sys
 import threading
 import time
 
-COLUMNS = ["bench", "transport", "mode", "impl", "bytes", "msgs_per_s", "gb_per_s",
+COLUMNS = ["bench", "transport", "mode", "impl", "packer", "bytes", "msgs_per_s", "gb_per_s",
            "median_us", "p99_us", "baseline_ratio", "messages", "pinned"]
 BENCHES = ["latency", "throughput", "codec", "crossover"]
 TRANSPORTS = ["inproc", "ipc", "tcp"]
+# Benches run a second time with --packer json (the path stock Jupyter peers speak); the
+# others move buffers, where the packer of the ~100-byte content does not matter.
+PER_PACKER = ("latency", "codec")
 
 
 def run_cpp(build, bench, quick, extra):
@@ -138,6 +142,7 @@ def py_latency(transport, quick, buffer_bytes, cpu):
     med, p99 = samples[len(samples) // 2], samples[min(len(samples) - 1, int(0.99 * len(samples)))]
     return {"bench": "latency", "transport": transport,
             "mode": "request+buffer" if buffer_bytes else "request", "impl": "jupyter_client",
+            "packer": "json",
             "bytes": buffer_bytes, "msgs_per_s": 1e6 / med, "median_us": med, "p99_us": p99,
             "messages": n}
 
@@ -171,7 +176,7 @@ def py_throughput(transport, size, quick):
         sender.close()
         ctx.term()
     return {"bench": "throughput", "transport": transport, "mode": "threshold",
-            "impl": "jupyter_client", "bytes": size, "msgs_per_s": best,
+            "impl": "jupyter_client", "packer": "json", "bytes": size, "msgs_per_s": best,
             "gb_per_s": best * size / 1e9, "messages": max_n}
 
 
@@ -216,6 +221,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke-sized sweep (seconds)")
     ap.add_argument("--only", default=",".join(BENCHES), help="subset of " + ",".join(BENCHES))
     ap.add_argument("--no-python", action="store_true", help="skip the jupyter_client sweep")
+    ap.add_argument("--msgpack-only", action="store_true",
+                    help="run latency and codec with the msgpack packer only")
     ap.add_argument("--cpu", type=int, default=0, help="CPU the latency runs are pinned to")
     ap.add_argument("--transports", default=",".join(TRANSPORTS))
     ap.add_argument("--max-bytes", type=int, default=0, help="largest throughput size")
@@ -229,6 +236,8 @@ def main():
     for b in benches:
         extra = common + (["--max-bytes", str(a.max_bytes)] if a.max_bytes and b != "crossover" else [])
         rows[b] = run_cpp(a.build, b, a.quick, extra)
+        if b in PER_PACKER and not a.msgpack_only:
+            rows[b] += run_cpp(a.build, b, a.quick, extra + ["--packer", "json"])
     if not a.no_python:
         for b, extra_rows in py_sweep([b for b in benches if b in ("latency", "throughput")],
                                       a.quick, True, a.cpu, transports, a.max_bytes).items():

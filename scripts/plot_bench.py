@@ -31,6 +31,10 @@ def load(results, bench):
         for k in ("bytes", "msgs_per_s", "gb_per_s", "median_us", "p99_us", "baseline_ratio"):
             r[k] = float(r[k]) if r.get(k) not in (None, "") else None
         r["bytes"] = int(r["bytes"])
+        # The JSON packer's run of a bench is its own series (its raw rows are that run's
+        # baseline, so ratios stay within one run).
+        if r.get("packer") == "json" and r["impl"] in ("session", "raw"):
+            r["impl"] += "_json"
         rows.append(r)
     return rows
 
@@ -148,19 +152,20 @@ def plot_crossover(rows, out):
 
 def plot_latency(rows, out):
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
-    impls = [("raw", "tab:gray"), ("session", "tab:green"), ("jupyter_client", "tab:red")]
+    impls = [("raw", "tab:gray"), ("session", "tab:green"), ("session_json", "tab:olive"),
+             ("jupyter_client", "tab:red")]
     for ax, mode in zip(axes, ("request", "request+buffer")):
         for i, (impl, color) in enumerate(impls):
             xs, med, p99 = [], [], []
             for j, t in enumerate(TRANSPORTS):
                 s = series(rows, transport=t, mode=mode, impl=impl)
                 if s:
-                    xs.append(j + (i - 1) * 0.27)
+                    xs.append(j + (i - 1.5) * 0.2)
                     med.append(s[0]["median_us"])
                     p99.append(s[0]["p99_us"])
             if not xs:
                 continue
-            bars = ax.bar(xs, med, width=0.25, color=color, label=impl + " (median)")
+            bars = ax.bar(xs, med, width=0.19, color=color, label=impl + " (median)")
             ax.scatter(xs, p99, color=color, marker="_", s=300, label=impl + " p99")
             for b, m in zip(bars, med):
                 ax.text(b.get_x() + b.get_width() / 2, m, "%.1f" % m, ha="center",
@@ -180,6 +185,8 @@ def plot_codec(rows, out):
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for mode, impl, color, ls in (("encode", "session", "tab:blue", "-"),
                                   ("decode", "session", "tab:orange", "-"),
+                                  ("encode", "session_json", "tab:blue", ":"),
+                                  ("decode", "session_json", "tab:orange", ":"),
                                   ("encode", "raw", "tab:gray", "--")):
         s = series(rows, mode=mode, impl=impl)
         ax.plot([r["bytes"] for r in s], [r["median_us"] for r in s], color=color, ls=ls,
@@ -204,20 +211,24 @@ def human(n):
 def tables(lat, tp, cross, threshold):
     out = []
     out.append("### Latency (round trip, pinned, median / p99 in us)\n")
-    out.append("| transport | message | raw cppzmq | session | session/raw | jupyter_client "
-               "| jupyter_client/session |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| transport | message | raw cppzmq | session (msgpack) | session/raw "
+               "| session (JSON) | JSON session/raw | jupyter_client | jupyter_client/session |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for t in TRANSPORTS:
         for mode in ("request", "request+buffer"):
             g = {r["impl"]: r for r in lat if r["transport"] == t and r["mode"] == mode}
             if "session" not in g:
                 continue
             raw, ses, jc = g.get("raw"), g["session"], g.get("jupyter_client")
-            out.append("| %s | %s | %.1f / %.1f | %.1f / %.1f | **%.2fx** | %s | %s |" % (
+            js = g.get("session_json")
+            out.append("| %s | %s | %.1f / %.1f | %.1f / %.1f | **%.2fx** | %s | %s | %s | %s |" % (
                 t, mode, raw["median_us"], raw["p99_us"], ses["median_us"], ses["p99_us"],
                 ses["baseline_ratio"],
+                "%.1f / %.1f" % (js["median_us"], js["p99_us"]) if js else "-",
+                "**%.2fx**" % js["baseline_ratio"] if js else "-",
                 "%.0f / %.0f" % (jc["median_us"], jc["p99_us"]) if jc else "-",
-                "**%.0fx**" % (jc["median_us"] / ses["median_us"]) if jc else "-"))
+                # jupyter_client speaks JSON: compared with the JSON session when it ran
+                "**%.0fx**" % (jc["median_us"] / (js or ses)["median_us"]) if jc else "-"))
     out.append("\n### Throughput: session / raw cppzmq (msgs/s ratio, same frames, same run)\n")
     sizes = sorted({r["bytes"] for r in tp if r["impl"] == "session"})
     shown = [s for s in sizes if s in (64, 1 << 10, 16 << 10, 64 << 10, MB, 16 * MB, 256 * MB)]
@@ -242,6 +253,19 @@ def tables(lat, tp, cross, threshold):
                    "%s); jupyter_client/session = **%.1fx** (target >= 10x: %s)" % (
                        ratio, "met" if ratio <= 1.25 else "MISSED",
                        speed, "met" if speed >= 10 else "MISSED"))
+    # issue 13: the small round trip, both packers, inproc and tcp
+    limits = {"inproc": 1.5, "tcp": 1.15}
+    for impl, name in (("session", "msgpack"), ("session_json", "JSON")):
+        cells = []
+        for t, limit in limits.items():
+            r = next((r for r in lat if r["transport"] == t and r["mode"] == "request"
+                      and r["impl"] == impl), None)
+            if r and r["baseline_ratio"]:
+                cells.append("%s **%.2fx** (target <= %.2fx: %s)" % (
+                    t, r["baseline_ratio"], limit,
+                    "met" if r["baseline_ratio"] <= limit else "MISSED"))
+        if cells:
+            out.append("1b. small round trip, %s: %s" % (name, "; ".join(cells)))
     # 2. >= 1 MiB at least 0.9x of raw zero-copy, worst size per transport
     for t in TRANSPORTS:
         worst = None
