@@ -184,8 +184,8 @@ message codec::parse(frames& in, std::size_t delim) const {
     const msgpack::object content = unpack(3, "content");
 
     message m;
-    m.header = detail::header_from_object(h, true, "header");
-    m.parent_header = detail::header_from_object(p, false, "parent_header");
+    detail::read_header(h, true, "header", m.header);
+    detail::read_header(p, false, "parent_header", m.parent_header);
     msgpack::zone& zone = maps->zone;
     m.adopt_storage(std::move(maps), zone, metadata, content);
 

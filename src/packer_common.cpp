@@ -12,7 +12,7 @@ namespace {
 
 template <class H>  // header or const header
 auto fields_of(H& h) {
-    using field = std::conditional_t<std::is_const_v<H>, const std::string, std::string>;
+    using field = std::conditional_t<std::is_const_v<H>, const inline_string, inline_string>;
     return std::array<std::pair<std::string_view, field*>, 6>{{
         {"msg_id", &h.msg_id},
         {"msg_type", &h.msg_type},
@@ -25,10 +25,10 @@ auto fields_of(H& h) {
 
 }  // namespace
 
-std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(const header& h) {
+std::array<std::pair<std::string_view, const inline_string*>, 6> header_fields(const header& h) {
     return fields_of(h);
 }
-std::array<std::pair<std::string_view, std::string*>, 6> header_fields(header& h) {
+std::array<std::pair<std::string_view, inline_string*>, 6> header_fields(header& h) {
     return fields_of(h);
 }
 
@@ -71,7 +71,7 @@ std::string timestamp_to_iso(const msgpack::object& o, const std::string& where)
 
 namespace {
 
-void read_header_field(const msgpack::object& v, std::string_view name, std::string& field,
+void read_header_field(const msgpack::object& v, std::string_view name, inline_string& field,
                        bool strict, const char* what) {
     if (v.type == msgpack::type::STR) {
         field.assign(v.via.str.ptr, v.via.str.size);
@@ -79,34 +79,47 @@ void read_header_field(const msgpack::object& v, std::string_view name, std::str
         field = timestamp_to_iso(v, what);
     } else if (strict || v.type != msgpack::type::NIL) {
         throw decode_error(std::string(what) + "." + std::string(name) + " is not a string");
+    } else {
+        field.clear();
     }
 }
 
 }  // namespace
 
-header header_from_object(const msgpack::object& map, bool strict, const char* what) {
+void read_header(const msgpack::object& map, bool strict, const char* what, header& out) {
     if (map.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
-    header h;
-    const auto fields = header_fields(h);
+    const auto fields = header_fields(out);
+    constexpr unsigned n = fields.size();
     unsigned seen = 0;  // one bit per field
+    unsigned next = 0;  // the field expected next: peers write them in wire order
     // One pass over the map; keys that are not header fields are ignored.
     for (const auto& kv : std::span(map.via.map.ptr, map.via.map.size)) {
         if (kv.key.type != msgpack::type::STR) continue;
         const std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
-        for (unsigned i = 0; i < fields.size(); ++i) {
+        for (unsigned k = 0; k < n; ++k) {
+            const unsigned i = next + k < n ? next + k : next + k - n;
             if (fields[i].first != key) continue;
             if (seen & (1u << i)) {
                 throw decode_error(std::string(what) + " has '" + std::string(key) + "' twice");
             }
             seen |= 1u << i;
             read_header_field(kv.val, fields[i].first, *fields[i].second, strict, what);
+            next = i + 1 < n ? i + 1 : 0;
+            break;
         }
     }
-    for (unsigned i = 0; strict && i < fields.size(); ++i) {
-        if (!(seen & (1u << i))) {
+    for (unsigned i = 0; i < n; ++i) {
+        if (seen & (1u << i)) continue;
+        if (strict) {
             throw decode_error(std::string(what) + " lacks '" + std::string(fields[i].first) + "'");
         }
+        fields[i].second->clear();
     }
+}
+
+header header_from_object(const msgpack::object& map, bool strict, const char* what) {
+    header h;
+    read_header(map, strict, what, h);
     return h;
 }
 

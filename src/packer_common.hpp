@@ -17,13 +17,17 @@ namespace zsession::detail {
 inline constexpr std::size_t max_pack_depth = 1024;
 
 /// The six header fields in wire order: (name, pointer into `h`). Valid while `h` lives.
-std::array<std::pair<std::string_view, const std::string*>, 6> header_fields(const header& h);
-std::array<std::pair<std::string_view, std::string*>, 6> header_fields(header& h);
+std::array<std::pair<std::string_view, const inline_string*>, 6> header_fields(const header& h);
+std::array<std::pair<std::string_view, inline_string*>, 6> header_fields(header& h);
 
-/// Reads a header map. With `strict`, every field must be present (msg_id, msg_type,
-/// username, session, date, version); without, missing fields stay empty (parent_header).
-/// Throws decode_error for a missing or repeated field or a value of the wrong type.
-/// Keys that are not header fields are ignored.
+/// Reads a header map into `out` (every field is overwritten or cleared). With `strict`,
+/// every field must be present (msg_id, msg_type, username, session, date, version);
+/// without, missing fields stay empty (parent_header). Throws decode_error for a missing or
+/// repeated field or a value of the wrong type; `out` is then unspecified. Keys that are not
+/// header fields are ignored. Fields in wire order (as every known peer writes them) cost
+/// one key comparison each.
+void read_header(const msgpack::object& map, bool strict, const char* what, header& out);
+/// The same, returning a new header.
 header header_from_object(const msgpack::object& map, bool strict, const char* what);
 
 /// A msgpack timestamp extension (type -1, as Python's msgpack writes datetimes) as ISO 8601

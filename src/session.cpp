@@ -20,6 +20,17 @@ session_options completed(session_options o) {
     return o;
 }
 
+/// Overwrites `h` with a fresh header of `msg_type` made by a session with options `o`:
+/// no allocation for fields within inline_string::inline_capacity.
+void fill_header(header& h, std::string_view msg_type, const session_options& o) {
+    new_uuid4(h.msg_id);
+    h.msg_type = msg_type;
+    h.username = o.username;
+    h.session = o.session_id;
+    utc_now_iso8601(h.date);
+    h.version = protocol_version;
+}
+
 }  // namespace
 
 /// The counters behind stats(): relaxed atomics, each updated once per message.
@@ -51,13 +62,14 @@ const codec& session::codec() const noexcept {
 }
 
 header session::make_header(std::string_view msg_type) const {
-    return header{new_uuid4(),         std::string(msg_type), options_.username,
-                  options_.session_id, utc_now_iso8601(),     std::string(protocol_version)};
+    header h;
+    fill_header(h, msg_type, options_);
+    return h;
 }
 
 message session::make_message(std::string_view msg_type) const {
     message m;
-    m.header = make_header(msg_type);
+    fill_header(m.header, msg_type, options_);
     return m;
 }
 
@@ -72,9 +84,16 @@ message session::make_reply(const message& request, std::string_view msg_type) c
     return make_message(msg_type, request);
 }
 
+message session::make_reply(message&& request, std::string_view msg_type) const {
+    message m = make_message(msg_type);
+    m.parent_header = std::move(request.header);
+    m.identities = std::move(request.identities);
+    return m;
+}
+
 const header& session::renew(message& m) const {
-    m.header.msg_id = new_uuid4();
-    m.header.date = utc_now_iso8601();
+    new_uuid4(m.header.msg_id);
+    utc_now_iso8601(m.header.date);
     return m.header;
 }
 

@@ -98,6 +98,10 @@ class session {
     message make_message(std::string_view msg_type, const message& parent) const;
     /// The same as make_message(msg_type, request).
     message make_reply(const message& request, std::string_view msg_type) const;
+    /// The same, moving the request's header into parent_header and its identities into
+    /// the reply instead of copying them: `request` is left without header and identities
+    /// (its content, metadata and buffers stay readable).
+    message make_reply(message&& request, std::string_view msg_type) const;
     /// Gives `m` a fresh msg_id and date (the rest of its header is kept), so that it can be
     /// sent again: a message sent twice unchanged has the same signature, which the peer's
     /// replay history rejects (replay_error). Returns m.header.
