@@ -134,10 +134,48 @@ inline unsigned special_mask16(const unsigned char* p) noexcept {
 }
 #endif
 
+/// Index of the first special byte in s[0, n) for n < 16, or n: two loads of 8 (or 4) bytes
+/// that overlap in the middle, tested eight bytes at a time (not a copy into a padded word:
+/// a load of bytes just stored one by one stalls).
+inline std::size_t find_special_short(const unsigned char* s, std::size_t n) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        std::uint64_t a, b;
+        if (n >= 8) {
+            std::memcpy(&a, s, 8);
+            std::memcpy(&b, s + n - 8, 8);
+        } else if (n >= 4) {
+            std::uint32_t a4, b4;
+            std::memcpy(&a4, s, 4);
+            std::memcpy(&b4, s + n - 4, 4);
+            constexpr std::uint64_t pad = (ones * 'A') << 32;  // plain ASCII letters
+            a = pad | a4;
+            b = pad | b4;
+        } else {
+            for (std::size_t i = 0; i < n; ++i) {
+                if (is_special(s[i])) return i;
+            }
+            return n;
+        }
+        if (const std::uint64_t m = special_bytes(a)) {
+            return static_cast<std::size_t>(std::countr_zero(m) >> 3);
+        }
+        if (const std::uint64_t m = special_bytes(b)) {  // b's first bytes were in a: clean
+            const std::size_t k = static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            return n >= 8 ? n - 8 + k : n - 4 + k;
+        }
+        return n;
+    } else {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (is_special(s[i])) return i;
+        }
+        return n;
+    }
+}
+
 /// Index of the first special byte (is_special) in s[i, n), or n. Reads only s[0, n): with
 /// SSE2 16 bytes at a time, the last (partial) block as the last 16 bytes of s[0, n), which
-/// overlap bytes already scanned (when n < 16, eight bytes at a time as below). The lowest
-/// flagged byte of a word is exactly the first special one (borrows only run upwards).
+/// overlap bytes already scanned; fewer than 16 bytes in all by find_special_short. The
+/// lowest flagged byte of a word is exactly the first special one (borrows only run upwards).
 inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size_t i) noexcept {
 #if defined(__SSE2__)
     for (; i + 16 <= n; i += 16) {
@@ -150,29 +188,21 @@ inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size
         const unsigned m = special_mask16(s + n - 16) >> (16 - (n - i));
         return m != 0 ? i + static_cast<std::size_t>(std::countr_zero(m)) : n;
     }
-#endif
-    if constexpr (std::endian::native == std::endian::little) {
-        for (; i + 8 <= n; i += 8) {
-            std::uint64_t v;
-            std::memcpy(&v, s + i, 8);
-            if (const std::uint64_t m = special_bytes(v)) {
+    return i + find_special_short(s + i, n - i);
+#else
+    for (; i + 16 <= n; i += 8) {
+        std::uint64_t v;
+        std::memcpy(&v, s + i, 8);
+        if (const std::uint64_t m = special_bytes(v)) {
+            if constexpr (std::endian::native == std::endian::little) {
                 return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            } else {
+                return i + find_special_short(s + i, 8);
             }
         }
-        if (i < n) {  // the last 1-7 bytes, padded with a plain ASCII letter
-            std::uint64_t v = ones * 'A';
-            std::memcpy(&v, s + i, n - i);
-            if (const std::uint64_t m = special_bytes(v)) {
-                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
-            }
-        }
-        return n;
-    } else {
-        for (; i < n; ++i) {
-            if (is_special(s[i])) return i;
-        }
-        return n;
     }
+    return i >= n ? n : i + find_special_short(s + i, n - i);
+#endif
 }
 
 }  // namespace
@@ -306,18 +336,62 @@ void write_escaped(json_out& w, std::string_view s) noexcept {
     w.put(suffix);
 }
 
+/// Copies n bytes from `s` to `d` (not overlapping): up to 64 bytes inline, with loads and
+/// stores that may overlap each other but stay within s[0, n) and d[0, n); the strings of a
+/// header or of a small map are that short, and a call to memcpy costs more than the copy.
+inline void copy_bytes(char* d, const char* s, std::size_t n) noexcept {
+    if (n <= 16) {
+        if (n >= 8) {
+            std::uint64_t a, b;
+            std::memcpy(&a, s, 8);
+            std::memcpy(&b, s + n - 8, 8);
+            std::memcpy(d, &a, 8);
+            std::memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4) {
+            std::uint32_t a, b;
+            std::memcpy(&a, s, 4);
+            std::memcpy(&b, s + n - 4, 4);
+            std::memcpy(d, &a, 4);
+            std::memcpy(d + n - 4, &b, 4);
+        } else if (n != 0) {
+            const char a = s[0], b = s[n / 2], c = s[n - 1];
+            d[0] = a;
+            d[n / 2] = b;
+            d[n - 1] = c;
+        }
+    } else if (n <= 64) {
+        // The first 16 or 32 bytes and the last 16 or 32 (16-byte blocks).
+        char a[16], b[16], c[16], e[16];
+        std::memcpy(a, s, 16);
+        std::memcpy(b, s + n - 16, 16);
+        if (n > 32) {
+            std::memcpy(c, s + 16, 16);
+            std::memcpy(e, s + n - 32, 16);
+            std::memcpy(d + 16, c, 16);
+            std::memcpy(d + n - 32, e, 16);
+        }
+        std::memcpy(d, a, 16);
+        std::memcpy(d + n - 16, b, 16);
+    } else {
+        std::memcpy(d, s, n);
+    }
+}
+
 /// Writes `"s"` followed by `suffix` (':' for a key, ',' for a value), with each maximal
 /// invalid UTF-8 subsequence of `s` replaced by U+FFFD first.
 inline void write_string(json_out& w, std::string_view s, char suffix) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const std::size_t first = find_special(p, s.size(), 0);
-    if (first != s.size()) return write_string_slow(w, s, suffix, first);
+    const std::size_t n = s.size();
+    const std::size_t first = find_special(p, n, 0);
+    if (first != n) return write_string_slow(w, s, suffix, first);
     // The common case: plain ASCII, nothing to escape.
-    w.reserve(s.size() + 3);
-    w.put('"');
-    w.append(s);
-    w.put('"');
-    w.put(suffix);
+    w.reserve(n + 3);
+    char* o = w.cursor();
+    o[0] = '"';
+    copy_bytes(o + 1, s.data(), n);
+    o[n + 1] = '"';
+    o[n + 2] = suffix;
+    w.advance(n + 3);
 }
 
 void write_base64(json_out& w, const msgpack::object_bin& bin) {
@@ -454,12 +528,31 @@ void json_pack_header(const header& h, std::string& out) {
     w.put('{');
     if (!h.empty()) {
         for (const auto& [k, v] : header_fields(h)) {
-            w.reserve(k.size() + 3);  // the field names are plain ASCII: no scan
-            w.put('"');
-            w.append(k);
-            w.put('"');
-            w.put(':');
-            write_string(w, *v, ',');
+            // The field names are plain ASCII: written without a scan.
+            const std::string_view s = *v;
+            const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+            const std::size_t first = find_special(p, s.size(), 0);
+            if (first == s.size()) {  // `"name":"value",` in one go
+                const std::size_t n = k.size() + s.size() + 6;
+                w.reserve(n);
+                char* o = w.cursor();
+                o[0] = '"';
+                copy_bytes(o + 1, k.data(), k.size());
+                o += k.size() + 1;
+                std::memcpy(o, "\":\"", 3);
+                copy_bytes(o + 3, s.data(), s.size());
+                o += s.size() + 3;
+                o[0] = '"';
+                o[1] = ',';
+                w.advance(n);
+            } else {
+                w.reserve(k.size() + 3);
+                w.put('"');
+                w.append(k);
+                w.put('"');
+                w.put(':');
+                write_string_slow(w, s, ',', first);
+            }
         }
     }
     w.close('}');
