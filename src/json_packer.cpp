@@ -730,9 +730,15 @@ class reader {
     }
     /// Doubles the value stack (at least 64 entries).
     [[gnu::noinline]] void grow() { values_.resize(std::max<std::size_t>(64, 2 * values_.size())); }
-    /// Closes the innermost container, whose elements are v[first, top) (first from open_):
-    /// they become one ARRAY or MAP object at v[first]. Returns the new top, first + 1.
-    std::size_t leave(msgpack::object* v, std::size_t top);
+    [[noreturn, gnu::cold, gnu::noinline]] void repeated_key() const {
+        throw decode_error(std::string(where_) + " has an object that repeats a key");
+    }
+    /// Closes the innermost container (open_.back()), whose elements are v[first, top): they
+    /// move into one zone allocation; returns the ARRAY or MAP object (built in registers:
+    /// the caller stores it, and returns it when it is the frame's value, without reloading
+    /// an object just stored field by field, which would stall).
+    [[gnu::always_inline]] msgpack::object leave(const msgpack::object* v, std::size_t top,
+                                                 std::size_t first);
     /// Reads the string whose opening quote is at `p` into `o`; returns the byte after it.
     template <bool Checked>
     [[gnu::always_inline]] const unsigned char* string(const unsigned char* p, msgpack::object& o) {
@@ -903,9 +909,16 @@ msgpack::object reader::parse_frame() {
                 fail_at(p, in_map ? "missing ',' or '}'" : "missing ',' or ']'");
             }
             ++p;
-            top = leave(v, top);
-            --depth;
-            in_map = depth != 0 && (open_.back() & 1) != 0;
+            const std::size_t first = open_.back() >> 1;
+            const msgpack::object closed = leave(v, top, first);
+            v[first] = closed;
+            top = first + 1;
+            if (--depth == 0) {
+                p = skip_ws(p, end);
+                if (p != end) trailing();
+                return closed;
+            }
+            in_map = (open_.back() & 1) != 0;
         }
     key:
         if (p == end || *p != '"') [[unlikely]] {
@@ -925,26 +938,21 @@ msgpack::object reader::parse_frame() {
     }
 }
 
-std::size_t reader::leave(msgpack::object* v, std::size_t top) {
-    const std::uint32_t entry = open_.back();
-    open_.pop_back();
-    const std::size_t first = entry >> 1;
+msgpack::object reader::leave(const msgpack::object* v, std::size_t top, std::size_t first) {
     const auto n = static_cast<std::uint32_t>(top - first);
-    msgpack::object& slot = v[first];
-    if (entry & 1) {
+    msgpack::object o;
+    if (open_.back() & 1) {
         const std::uint32_t pairs = n / 2;
         msgpack::object_kv* kv = nullptr;
         if (pairs != 0) {
             kv = static_cast<msgpack::object_kv*>(zone_.allocate_align(
                 sizeof(msgpack::object_kv) * pairs, alignof(msgpack::object_kv)));
             std::memcpy(static_cast<void*>(kv), v + first, sizeof(msgpack::object_kv) * pairs);
-            if (has_duplicate_key(msgpack::object_map{pairs, kv})) {
-                throw decode_error(std::string(where_) + " has an object that repeats a key");
-            }
+            if (has_duplicate_key(msgpack::object_map{pairs, kv})) repeated_key();
         }
-        slot.type = msgpack::type::MAP;
-        slot.via.map.size = pairs;
-        slot.via.map.ptr = kv;
+        o.type = msgpack::type::MAP;
+        o.via.map.size = pairs;
+        o.via.map.ptr = kv;
     } else {
         msgpack::object* a = nullptr;
         if (n != 0) {
@@ -952,11 +960,12 @@ std::size_t reader::leave(msgpack::object* v, std::size_t top) {
                 zone_.allocate_align(sizeof(msgpack::object) * n, alignof(msgpack::object)));
             std::memcpy(static_cast<void*>(a), v + first, sizeof(msgpack::object) * n);
         }
-        slot.type = msgpack::type::ARRAY;
-        slot.via.array.size = n;
-        slot.via.array.ptr = a;
+        o.type = msgpack::type::ARRAY;
+        o.via.array.size = n;
+        o.via.array.ptr = a;
     }
-    return first + 1;
+    open_.pop_back();
+    return o;
 }
 
 const unsigned char* reader::number(const unsigned char* p, msgpack::object& o) {
@@ -1193,11 +1202,20 @@ const unsigned char* reader::string_slow(const unsigned char* const raw, std::si
     return raw + i + 1;
 }
 
-/// This thread's scratch. Not inlined: in a shared library each use of a thread_local
-/// costs a __tls_get_addr call, which GCC repeats at every inlined use rather than reusing.
-[[gnu::noinline]] reader_scratch& thread_scratch() {
+/// This thread's scratch, created by its first use. Not inlined: in a shared library each
+/// use of a thread_local costs a __tls_get_addr call, which GCC repeats at every inlined use
+/// rather than reusing.
+[[gnu::noinline]] reader_scratch& make_thread_scratch(reader_scratch*& cached) {
     thread_local reader_scratch s;
+    cached = &s;
     return s;
+}
+
+/// This thread's scratch: a trivially destructible pointer (one __tls_get_addr, no guard
+/// variable) to the object make_thread_scratch created.
+inline reader_scratch& thread_scratch() {
+    thread_local reader_scratch* cached = nullptr;
+    return cached != nullptr ? *cached : make_thread_scratch(cached);
 }
 
 }  // namespace
