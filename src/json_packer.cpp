@@ -205,6 +205,41 @@ inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size
 #endif
 }
 
+/// Sets bit k % 64 of bits[k / 64] for each special byte s[k] (is_special) of s[0, n), and
+/// clears the others, for n <= 64 * 64 (the words up to (n + 63) / 64 are written). One pass
+/// of independent 16-byte tests: a reader then finds a string's end with a few bit
+/// operations on this map instead of a scan that waits on the previous token's end.
+inline void special_map(const unsigned char* s, std::size_t n, std::uint64_t* bits) noexcept {
+    for (std::size_t base = 0; base < n; base += 64) {
+        std::uint64_t m = 0;
+#if defined(__SSE2__)
+        if (base + 64 <= n) {
+            m = std::uint64_t{special_mask16(s + base)} |
+                std::uint64_t{special_mask16(s + base + 16)} << 16 |
+                std::uint64_t{special_mask16(s + base + 32)} << 32 |
+                std::uint64_t{special_mask16(s + base + 48)} << 48;
+        } else {
+            for (std::size_t k = base; k < n; k += 16) {
+                if (k + 16 <= n) {
+                    m |= std::uint64_t{special_mask16(s + k)} << (k - base);
+                } else if (n >= 16) {  // the last 16 bytes, minus those already tested
+                    m |= std::uint64_t{special_mask16(s + n - 16) >> (16 - (n - k))} << (k - base);
+                } else {
+                    for (std::size_t j = k; j < n; ++j) {
+                        if (is_special(s[j])) m |= std::uint64_t{1} << (j - base);
+                    }
+                }
+            }
+        }
+#else
+        for (std::size_t j = base; j < n && j < base + 64; ++j) {
+            if (is_special(s[j])) m |= std::uint64_t{1} << (j - base);
+        }
+#endif
+        bits[base / 64] = m;
+    }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -737,13 +772,18 @@ class reader {
     /// move into one zone allocation; returns the ARRAY or MAP object (built in registers:
     /// the caller stores it, and returns it when it is the frame's value, without reloading
     /// an object just stored field by field, which would stall).
-    [[gnu::always_inline]] msgpack::object leave(const msgpack::object* v, std::size_t top,
-                                                 std::size_t first);
+    [[gnu::always_inline]] inline msgpack::object leave(const msgpack::object* v, std::size_t top,
+                                                        std::size_t first);
     /// Reads the string whose opening quote is at `p` into `o`; returns the byte after it.
     template <bool Checked>
     [[gnu::always_inline]] const unsigned char* string(const unsigned char* p, msgpack::object& o) {
         const auto start = static_cast<std::size_t>(p + 1 - begin_);
-        const std::size_t i = find_special(begin_, size_, start);
+        std::size_t i;
+        if constexpr (Checked) {
+            i = find_special(begin_, size_, start);
+        } else {
+            i = next_special(start);
+        }
         if (i < size_ && begin_[i] == '"') [[likely]] {  // plain ASCII, nothing to decode
             const std::size_t n = i - start;
             if constexpr (Checked) {
@@ -755,6 +795,20 @@ class reader {
             return begin_ + i + 1;
         }
         return string_slow(p + 1, i - start, o);
+    }
+    /// Index of the first special byte at or after `from` (<= size_), or size_, from special_.
+    std::size_t next_special(std::size_t from) const noexcept {
+        std::size_t w = from / 64;
+        const std::size_t words = (size_ + 63) / 64;
+        if (w >= words) return size_;
+        std::uint64_t m = special_[w] >> (from % 64);
+        if (m != 0) return from + static_cast<std::size_t>(std::countr_zero(m));
+        while (++w < words) {
+            if (special_[w] != 0) {
+                return w * 64 + static_cast<std::size_t>(std::countr_zero(special_[w]));
+            }
+        }
+        return size_;
     }
     /// string() from the first byte (raw[i]) that is not plain ASCII or ends the frame.
     [[gnu::noinline]] const unsigned char* string_slow(const unsigned char* raw, std::size_t i,
@@ -779,6 +833,7 @@ class reader {
     const char* const where_;
     std::vector<msgpack::object>& values_;
     std::vector<std::uint32_t>& open_;
+    const std::uint64_t* special_ = nullptr;  // parse_frame<false>: special_map of the frame
 };
 
 msgpack::object reader::parse() {
@@ -787,10 +842,14 @@ msgpack::object reader::parse() {
     // fail; when the value stack has room for n + 1, it cannot overflow; and a frame under
     // 4 GiB holds no string of 4 GiB. Frames of less than 4 KiB (the stack then stays under
     // the size kept between frames) are read without those checks.
+    // Those frames' special bytes are mapped first (special_map; 512 bytes of stack at most).
     if (size_ < 4096 && elements_left_ >= size_) {
         if (values_.size() <= size_) {
             values_.resize(std::max<std::size_t>(64, std::bit_ceil(size_ + 1)));
         }
+        std::uint64_t bits[4096 / 64];
+        special_map(begin_, size_, bits);
+        special_ = bits;
         return parse_frame<false>();
     }
     return parse_frame<true>();
@@ -938,7 +997,7 @@ msgpack::object reader::parse_frame() {
     }
 }
 
-msgpack::object reader::leave(const msgpack::object* v, std::size_t top, std::size_t first) {
+inline msgpack::object reader::leave(const msgpack::object* v, std::size_t top, std::size_t first) {
     const auto n = static_cast<std::uint32_t>(top - first);
     msgpack::object o;
     if (open_.back() & 1) {
