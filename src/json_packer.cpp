@@ -8,7 +8,12 @@
 #include <cstring>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <openssl/evp.h>
 #include <rapidjson/internal/dtoa.h>
@@ -116,30 +121,122 @@ inline bool is_special(unsigned char c) noexcept {
     return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
 }
 
-/// Index of the first special byte (is_special) in s[i, n), or n. The lowest flagged byte
-/// of a word is exactly the first special one (borrows only run upwards).
-inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size_t i) noexcept {
+#if defined(__SSE2__)
+/// Bit k set when byte k of the 16 at `p` is special (is_special).
+inline unsigned special_mask16(const unsigned char* p) noexcept {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // A signed compare: bytes >= 0x80 are negative, so one test flags them and the controls.
+    const __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    return static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(quote, backslash))));
+}
+#endif
+
+/// Index of the first special byte in s[0, n) for n < 16, or n: two loads of 8 (or 4) bytes
+/// that overlap in the middle, tested eight bytes at a time (not a copy into a padded word:
+/// a load of bytes just stored one by one stalls).
+inline std::size_t find_special_short(const unsigned char* s, std::size_t n) noexcept {
     if constexpr (std::endian::native == std::endian::little) {
-        for (; i + 8 <= n; i += 8) {
-            std::uint64_t v;
-            std::memcpy(&v, s + i, 8);
-            if (const std::uint64_t m = special_bytes(v)) {
-                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
+        std::uint64_t a, b;
+        if (n >= 8) {
+            std::memcpy(&a, s, 8);
+            std::memcpy(&b, s + n - 8, 8);
+        } else if (n >= 4) {
+            std::uint32_t a4, b4;
+            std::memcpy(&a4, s, 4);
+            std::memcpy(&b4, s + n - 4, 4);
+            constexpr std::uint64_t pad = (ones * 'A') << 32;  // plain ASCII letters
+            a = pad | a4;
+            b = pad | b4;
+        } else {
+            for (std::size_t i = 0; i < n; ++i) {
+                if (is_special(s[i])) return i;
             }
+            return n;
         }
-        if (i < n) {  // the last 1-7 bytes, padded with a plain ASCII letter
-            std::uint64_t v = ones * 'A';
-            std::memcpy(&v, s + i, n - i);
-            if (const std::uint64_t m = special_bytes(v)) {
-                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
-            }
+        if (const std::uint64_t m = special_bytes(a)) {
+            return static_cast<std::size_t>(std::countr_zero(m) >> 3);
+        }
+        if (const std::uint64_t m = special_bytes(b)) {  // b's first bytes were in a: clean
+            const std::size_t k = static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            return n >= 8 ? n - 8 + k : n - 4 + k;
         }
         return n;
     } else {
-        for (; i < n; ++i) {
+        for (std::size_t i = 0; i < n; ++i) {
             if (is_special(s[i])) return i;
         }
         return n;
+    }
+}
+
+/// Index of the first special byte (is_special) in s[i, n), or n. Reads only s[0, n): with
+/// SSE2 16 bytes at a time, the last (partial) block as the last 16 bytes of s[0, n), which
+/// overlap bytes already scanned; fewer than 16 bytes in all by find_special_short. The
+/// lowest flagged byte of a word is exactly the first special one (borrows only run upwards).
+inline std::size_t find_special(const unsigned char* s, std::size_t n, std::size_t i) noexcept {
+#if defined(__SSE2__)
+    for (; i + 16 <= n; i += 16) {
+        if (const unsigned m = special_mask16(s + i)) {
+            return i + static_cast<std::size_t>(std::countr_zero(m));
+        }
+    }
+    if (i >= n) return n;
+    if (n >= 16) {
+        const unsigned m = special_mask16(s + n - 16) >> (16 - (n - i));
+        return m != 0 ? i + static_cast<std::size_t>(std::countr_zero(m)) : n;
+    }
+    return i + find_special_short(s + i, n - i);
+#else
+    for (; i + 16 <= n; i += 8) {
+        std::uint64_t v;
+        std::memcpy(&v, s + i, 8);
+        if (const std::uint64_t m = special_bytes(v)) {
+            if constexpr (std::endian::native == std::endian::little) {
+                return i + static_cast<std::size_t>(std::countr_zero(m) >> 3);
+            } else {
+                return i + find_special_short(s + i, 8);
+            }
+        }
+    }
+    return i >= n ? n : i + find_special_short(s + i, n - i);
+#endif
+}
+
+/// Sets bit k % 64 of bits[k / 64] for each special byte s[k] (is_special) of s[0, n), and
+/// clears the others, for n <= 64 * 64 (the words up to (n + 63) / 64 are written). One pass
+/// of independent 16-byte tests: a reader then finds a string's end with a few bit
+/// operations on this map instead of a scan that waits on the previous token's end.
+inline void special_map(const unsigned char* s, std::size_t n, std::uint64_t* bits) noexcept {
+    for (std::size_t base = 0; base < n; base += 64) {
+        std::uint64_t m = 0;
+#if defined(__SSE2__)
+        if (base + 64 <= n) {
+            m = std::uint64_t{special_mask16(s + base)} |
+                std::uint64_t{special_mask16(s + base + 16)} << 16 |
+                std::uint64_t{special_mask16(s + base + 32)} << 32 |
+                std::uint64_t{special_mask16(s + base + 48)} << 48;
+        } else {
+            for (std::size_t k = base; k < n; k += 16) {
+                if (k + 16 <= n) {
+                    m |= std::uint64_t{special_mask16(s + k)} << (k - base);
+                } else if (n >= 16) {  // the last 16 bytes, minus those already tested
+                    m |= std::uint64_t{special_mask16(s + n - 16) >> (16 - (n - k))} << (k - base);
+                } else {
+                    for (std::size_t j = k; j < n; ++j) {
+                        if (is_special(s[j])) m |= std::uint64_t{1} << (j - base);
+                    }
+                }
+            }
+        }
+#else
+        for (std::size_t j = base; j < n && j < base + 64; ++j) {
+            if (is_special(s[j])) m |= std::uint64_t{1} << (j - base);
+        }
+#endif
+        bits[base / 64] = m;
     }
 }
 
@@ -274,18 +371,62 @@ void write_escaped(json_out& w, std::string_view s) noexcept {
     w.put(suffix);
 }
 
+/// Copies n bytes from `s` to `d` (not overlapping): up to 64 bytes inline, with loads and
+/// stores that may overlap each other but stay within s[0, n) and d[0, n); the strings of a
+/// header or of a small map are that short, and a call to memcpy costs more than the copy.
+inline void copy_bytes(char* d, const char* s, std::size_t n) noexcept {
+    if (n <= 16) {
+        if (n >= 8) {
+            std::uint64_t a, b;
+            std::memcpy(&a, s, 8);
+            std::memcpy(&b, s + n - 8, 8);
+            std::memcpy(d, &a, 8);
+            std::memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4) {
+            std::uint32_t a, b;
+            std::memcpy(&a, s, 4);
+            std::memcpy(&b, s + n - 4, 4);
+            std::memcpy(d, &a, 4);
+            std::memcpy(d + n - 4, &b, 4);
+        } else if (n != 0) {
+            const char a = s[0], b = s[n / 2], c = s[n - 1];
+            d[0] = a;
+            d[n / 2] = b;
+            d[n - 1] = c;
+        }
+    } else if (n <= 64) {
+        // The first 16 or 32 bytes and the last 16 or 32 (16-byte blocks).
+        char a[16], b[16], c[16], e[16];
+        std::memcpy(a, s, 16);
+        std::memcpy(b, s + n - 16, 16);
+        if (n > 32) {
+            std::memcpy(c, s + 16, 16);
+            std::memcpy(e, s + n - 32, 16);
+            std::memcpy(d + 16, c, 16);
+            std::memcpy(d + n - 32, e, 16);
+        }
+        std::memcpy(d, a, 16);
+        std::memcpy(d + n - 16, b, 16);
+    } else {
+        std::memcpy(d, s, n);
+    }
+}
+
 /// Writes `"s"` followed by `suffix` (':' for a key, ',' for a value), with each maximal
 /// invalid UTF-8 subsequence of `s` replaced by U+FFFD first.
 inline void write_string(json_out& w, std::string_view s, char suffix) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const std::size_t first = find_special(p, s.size(), 0);
-    if (first != s.size()) return write_string_slow(w, s, suffix, first);
+    const std::size_t n = s.size();
+    const std::size_t first = find_special(p, n, 0);
+    if (first != n) return write_string_slow(w, s, suffix, first);
     // The common case: plain ASCII, nothing to escape.
-    w.reserve(s.size() + 3);
-    w.put('"');
-    w.append(s);
-    w.put('"');
-    w.put(suffix);
+    w.reserve(n + 3);
+    char* o = w.cursor();
+    o[0] = '"';
+    copy_bytes(o + 1, s.data(), n);
+    o[n + 1] = '"';
+    o[n + 2] = suffix;
+    w.advance(n + 3);
 }
 
 void write_base64(json_out& w, const msgpack::object_bin& bin) {
@@ -422,12 +563,31 @@ void json_pack_header(const header& h, std::string& out) {
     w.put('{');
     if (!h.empty()) {
         for (const auto& [k, v] : header_fields(h)) {
-            w.reserve(k.size() + 3);  // the field names are plain ASCII: no scan
-            w.put('"');
-            w.append(k);
-            w.put('"');
-            w.put(':');
-            write_string(w, *v, ',');
+            // The field names are plain ASCII: written without a scan.
+            const std::string_view s = *v;
+            const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+            const std::size_t first = find_special(p, s.size(), 0);
+            if (first == s.size()) {  // `"name":"value",` in one go
+                const std::size_t n = k.size() + s.size() + 6;
+                w.reserve(n);
+                char* o = w.cursor();
+                o[0] = '"';
+                copy_bytes(o + 1, k.data(), k.size());
+                o += k.size() + 1;
+                std::memcpy(o, "\":\"", 3);
+                copy_bytes(o + 3, s.data(), s.size());
+                o += s.size() + 3;
+                o[0] = '"';
+                o[1] = ',';
+                w.advance(n);
+            } else {
+                w.reserve(k.size() + 3);
+                w.put('"');
+                w.append(k);
+                w.put('"');
+                w.put(':');
+                write_string_slow(w, s, ',', first);
+            }
         }
     }
     w.close('}');
@@ -527,7 +687,19 @@ bool json_number(std::string_view t, msgpack::object& out, std::string& why) {
     return true;
 }
 
-/// The JSON reader. Iterative: values wait on a stack (a reused scratch vector) until their
+/// The reader's stacks, reused by every frame a thread reads. `values` is used as a raw
+/// buffer: its size is the stack's capacity (grown by doubling), not its height.
+struct reader_scratch {
+    std::vector<msgpack::object> values;
+    std::vector<std::uint32_t> open;
+};
+
+static_assert(sizeof(msgpack::object_kv) == 2 * sizeof(msgpack::object) &&
+                  std::is_trivially_copyable_v<msgpack::object> &&
+                  std::is_trivially_copyable_v<msgpack::object_kv>,
+              "a map's keys and values are copied from the value stack as one block");
+
+/// The JSON reader. Iterative: values wait on a stack (a reused scratch buffer) until their
 /// container ends; then the container's elements move into one zone allocation. Strings
 /// without escapes or invalid UTF-8 point into the frame; others are decoded into the zone.
 /// The accepted language is RFC 8259 plus Python's NaN, Infinity and -Infinity literals,
@@ -535,264 +707,409 @@ bool json_number(std::string_view t, msgpack::object& out, std::string& why) {
 /// control characters (< 0x20) are refused inside strings; \u escapes must pair surrogates
 /// (a high one not followed by a low one is refused; a lone low one is written as its
 /// 3-byte form, which U+FFFD replacement then turns into three U+FFFD, as before).
+///
+/// The hot loop (parse) keeps its cursor, the value stack's top and the element budget in
+/// locals; a string with no byte that needs work (plain ASCII up to its closing quote, found
+/// 16 bytes at a time) is read inline; escapes, bytes >= 0x80, numbers other than short
+/// integers and errors leave it for out-of-line members.
 class reader {
   public:
-    reader(bytes_view bytes, msgpack::zone& zone, const limits& lim, const std::string& where,
-           std::vector<msgpack::object>& values, std::vector<std::uint32_t>& open)
+    reader(bytes_view bytes, msgpack::zone& zone, const limits& lim, const char* where,
+           reader_scratch& scratch)
         : p_(reinterpret_cast<const unsigned char*>(bytes.data())),
           begin_(p_),
           end_(p_ + bytes.size()),
+          size_(bytes.size()),
           zone_(zone),
           max_depth_(lim.max_nesting),
           elements_left_(lim.max_map_elements),
           growth_left_(bytes.size()),
           where_(where),
-          values_(values),
-          open_(open) {}
+          values_(scratch.values),
+          open_(scratch.open) {}
 
     /// The one value of the frame (then only whitespace may follow).
     msgpack::object parse();
 
   private:
-    [[noreturn]] void fail(const char* what) const {
-        throw decode_error(where_ + " is not valid JSON: " + what + " (at byte " +
-                           std::to_string(p_ - begin_) + ")");
+    /// parse(); Checked: with the element limit, the value stack's room and the 4 GiB string
+    /// limit checked as it goes (false only where parse() has shown they cannot be reached).
+    template <bool Checked>
+    msgpack::object parse_frame();
+    [[noreturn]] void fail(const char* what) const { fail_at(p_, what); }
+    [[noreturn, gnu::cold, gnu::noinline]] void fail_at(const unsigned char* at,
+                                                        const char* what) const {
+        throw decode_error(std::string(where_) + " is not valid JSON: " + what + " (at byte " +
+                           std::to_string(at - begin_) + ")");
     }
-    void skip_ws() noexcept {
-        while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    [[noreturn, gnu::cold, gnu::noinline]] void too_many() const {
+        throw limit_error(std::string(where_) + " holds more than limits.max_map_elements");
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void too_deep() const {
+        throw limit_error(std::string(where_) + " nests deeper than limits.max_nesting");
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void too_long() const {
+        throw limit_error(std::string(where_) + " holds a string of 4 GiB or more");
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void trailing() const {
+        throw decode_error(std::string(where_) + " has bytes after its JSON value");
+    }
+    static const unsigned char* skip_ws(const unsigned char* p, const unsigned char* end) noexcept {
+        while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+        return p;
     }
     /// Every value, key and container counts once against limits.max_map_elements.
     void count() {
-        if (elements_left_ == 0)
-            throw limit_error(where_ + " holds more than limits.max_map_elements");
+        if (elements_left_ == 0) too_many();
         --elements_left_;
     }
-    /// Opens a container (kind in the low bit of the stack entry: 1 map, 0 array).
-    void enter(bool map) {
-        if (open_.size() >= max_depth_) {
-            throw limit_error(where_ + " nests deeper than limits.max_nesting");
-        }
-        count();
-        ++p_;
-        open_.push_back(static_cast<std::uint32_t>(values_.size()) << 1 | (map ? 1 : 0));
+    /// Doubles the value stack (at least 64 entries).
+    [[gnu::noinline]] void grow() { values_.resize(std::max<std::size_t>(64, 2 * values_.size())); }
+    [[noreturn, gnu::cold, gnu::noinline]] void repeated_key() const {
+        throw decode_error(std::string(where_) + " has an object that repeats a key");
     }
-    /// Closes the innermost container: its values become one ARRAY or MAP object.
-    void leave();
-    void literal(std::string_view word, const msgpack::object& value) {
-        if (static_cast<std::size_t>(end_ - p_) < word.size() ||
-            std::memcmp(p_, word.data(), word.size()) != 0) {
-            fail("invalid value");
+    /// Closes the innermost container (open_.back()), whose elements are v[first, top): they
+    /// move into one zone allocation; returns the ARRAY or MAP object (built in registers:
+    /// the caller stores it, and returns it when it is the frame's value, without reloading
+    /// an object just stored field by field, which would stall).
+    [[gnu::always_inline]] inline msgpack::object leave(const msgpack::object* v, std::size_t top,
+                                                        std::size_t first);
+    /// Reads the string whose opening quote is at `p` into `o`; returns the byte after it.
+    template <bool Checked>
+    [[gnu::always_inline]] const unsigned char* string(const unsigned char* p, msgpack::object& o) {
+        const auto start = static_cast<std::size_t>(p + 1 - begin_);
+        std::size_t i;
+        if constexpr (Checked) {
+            i = find_special(begin_, size_, start);
+        } else {
+            i = next_special(start);
         }
-        p_ += word.size();
-        count();
-        push() = value;
+        if (i < size_ && begin_[i] == '"') [[likely]] {  // plain ASCII, nothing to decode
+            const std::size_t n = i - start;
+            if constexpr (Checked) {
+                if (n > UINT32_MAX) too_long();
+            }
+            o.type = msgpack::type::STR;
+            o.via.str.size = static_cast<std::uint32_t>(n);
+            o.via.str.ptr = reinterpret_cast<const char*>(begin_ + start);
+            return begin_ + i + 1;
+        }
+        return string_slow(p + 1, i - start, o);
     }
-    /// A new last value on the stack, for the caller to fill in place (not a push_back of a
-    /// local: a 16-byte load of an object just written field by field stalls store forwarding).
-    msgpack::object& push() { return values_.emplace_back(); }
-    void number();
-    /// Reads the string at p_ (the opening quote) into `o`, a STR object.
-    void string(msgpack::object& o);
+    /// Index of the first special byte at or after `from` (<= size_), or size_, from special_.
+    std::size_t next_special(std::size_t from) const noexcept {
+        std::size_t w = from / 64;
+        const std::size_t words = (size_ + 63) / 64;
+        if (w >= words) return size_;
+        std::uint64_t m = special_[w] >> (from % 64);
+        if (m != 0) return from + static_cast<std::size_t>(std::countr_zero(m));
+        while (++w < words) {
+            if (special_[w] != 0) {
+                return w * 64 + static_cast<std::size_t>(std::countr_zero(special_[w]));
+            }
+        }
+        return size_;
+    }
+    /// string() from the first byte (raw[i]) that is not plain ASCII or ends the frame.
+    [[gnu::noinline]] const unsigned char* string_slow(const unsigned char* raw, std::size_t i,
+                                                       msgpack::object& o);
+    /// Reads the number (or NaN, Infinity, -Infinity) at `p` into `o`; returns its end.
+    const unsigned char* number(const unsigned char* p, msgpack::object& o);
+    /// number() for what is not an integer of up to 18 characters.
+    [[gnu::noinline]] const unsigned char* number_slow(const unsigned char* p, msgpack::object& o);
     /// Decodes the escapes of raw[0, n) into out (room for n bytes); returns the size. Sets
     /// `wide` when a \\u escape wrote a byte >= 0x80 (the other escapes write ASCII).
     std::size_t unescape(const unsigned char* raw, std::size_t n, char* out, bool& wide);
     unsigned hex4(const unsigned char* q) const;
 
-    const unsigned char* p_;
+    const unsigned char* p_;  // the position errors from unescape/hex4 report
     const unsigned char* const begin_;
     const unsigned char* const end_;
+    const std::size_t size_;
     msgpack::zone& zone_;
     const std::size_t max_depth_;
     std::size_t elements_left_;
     std::size_t growth_left_;
-    const std::string& where_;
+    const char* const where_;
     std::vector<msgpack::object>& values_;
     std::vector<std::uint32_t>& open_;
+    const std::uint64_t* special_ = nullptr;  // parse_frame<false>: special_map of the frame
 };
 
 msgpack::object reader::parse() {
+    // Every value, key and container starts at a byte of its own, so a frame of n bytes
+    // holds at most n of them: when that is within limits.max_map_elements, counting cannot
+    // fail; when the value stack has room for n + 1, it cannot overflow; and a frame under
+    // 4 GiB holds no string of 4 GiB. Frames of less than 4 KiB (the stack then stays under
+    // the size kept between frames) are read without those checks.
+    // Those frames' special bytes are mapped first (special_map; 512 bytes of stack at most).
+    if (size_ < 4096 && elements_left_ >= size_) {
+        if (values_.size() <= size_) {
+            values_.resize(std::max<std::size_t>(64, std::bit_ceil(size_ + 1)));
+        }
+        std::uint64_t bits[4096 / 64];
+        special_map(begin_, size_, bits);
+        special_ = bits;
+        return parse_frame<false>();
+    }
+    return parse_frame<true>();
+}
+
+template <bool Checked>
+msgpack::object reader::parse_frame() {
+    const unsigned char* p = begin_;
+    const unsigned char* const end = end_;
+    msgpack::object* v = values_.data();
+    std::size_t top = 0;               // v[0, top) hold values waiting for their container
+    std::size_t cap = values_.size();  // v[0, cap) is allocated
+    std::size_t depth = 0;             // open containers (open_.size())
+    bool in_map = false;               // what the innermost open container is
+    const auto room = [&] {            // makes v[top] writable
+        if constexpr (Checked) {
+            if (top == cap) [[unlikely]] {
+                grow();
+                v = values_.data();
+                cap = values_.size();
+            }
+        }
+    };
+    const auto counted = [&] {
+        if constexpr (Checked) count();
+    };
     for (;;) {
         // A value.
-        skip_ws();
-        if (p_ == end_) fail("the document ends where a value was expected");
-        switch (*p_) {
-            case '{':
-                enter(true);
-                skip_ws();
-                if (p_ < end_ && *p_ == '}') {
-                    ++p_;
-                    leave();
-                    break;
-                }
-                goto key;
-            case '[':
-                enter(false);
-                skip_ws();
-                if (p_ < end_ && *p_ == ']') {
-                    ++p_;
-                    leave();
-                    break;
-                }
-                continue;
-            case '"':
-                count();
-                string(push());
-                break;
-            case 't':
-                literal("true", msgpack::object(true));
-                break;
-            case 'f':
-                literal("false", msgpack::object(false));
-                break;
-            case 'n':
-                literal("null", msgpack::object());
-                break;
-            default:
-                number();
-                break;
+        if (p == end || *p <= ' ') [[unlikely]] {
+            p = skip_ws(p, end);
+            if (p == end) fail_at(p, "the document ends where a value was expected");
         }
+        room();
+        msgpack::object& o = v[top];
+        if (*p == '"') {
+            counted();
+            p = string<Checked>(p, o);
+        } else {
+            switch (*p) {
+                case '{':
+                case '[': {
+                    const bool map = *p == '{';
+                    if (depth >= max_depth_) too_deep();
+                    counted();
+                    ++p;
+                    p = skip_ws(p, end);
+                    if (p < end && *p == (map ? '}' : ']')) {  // empty
+                        ++p;
+                        if (map) {
+                            o.type = msgpack::type::MAP;
+                            o.via.map.size = 0;
+                            o.via.map.ptr = nullptr;
+                        } else {
+                            o.type = msgpack::type::ARRAY;
+                            o.via.array.size = 0;
+                            o.via.array.ptr = nullptr;
+                        }
+                        break;
+                    }
+                    open_.push_back(static_cast<std::uint32_t>(top) << 1 | (map ? 1 : 0));
+                    ++depth;
+                    in_map = map;
+                    if (map) goto key;
+                    continue;
+                }
+                case 't':
+                    if (end - p < 4 || std::memcmp(p, "true", 4) != 0) {
+                        fail_at(p, "invalid value");
+                    }
+                    p += 4;
+                    counted();
+                    o.type = msgpack::type::BOOLEAN;
+                    o.via.boolean = true;
+                    break;
+                case 'f':
+                    if (end - p < 5 || std::memcmp(p, "false", 5) != 0) {
+                        fail_at(p, "invalid value");
+                    }
+                    p += 5;
+                    counted();
+                    o.type = msgpack::type::BOOLEAN;
+                    o.via.boolean = false;
+                    break;
+                case 'n':
+                    if (end - p < 4 || std::memcmp(p, "null", 4) != 0) {
+                        fail_at(p, "invalid value");
+                    }
+                    p += 4;
+                    counted();
+                    o.type = msgpack::type::NIL;
+                    break;
+                default:
+                    p = number(p, o);
+                    counted();
+                    break;
+            }
+        }
+        ++top;
         // After a value: the end, or ',' / the container's end.
         for (;;) {
-            if (open_.empty()) {
-                skip_ws();
-                if (p_ != end_) {
-                    throw decode_error(where_ + " has bytes after its JSON value");
-                }
-                return values_.front();
+            if (depth == 0) {
+                p = skip_ws(p, end);
+                if (p != end) trailing();
+                return v[0];
             }
-            skip_ws();
-            if (p_ == end_) fail("the document ends inside an object or array");
-            const bool map = open_.back() & 1;
-            if (*p_ == ',') {
-                ++p_;
-                if (!map) goto next_value;
-                skip_ws();
+            if (p == end || *p != ',') {
+                p = skip_ws(p, end);
+                if (p == end) fail_at(p, "the document ends inside an object or array");
+            }
+            if (*p == ',') {
+                ++p;
+                if (!in_map) goto next_value;
                 goto key;
             }
-            if (*p_ != (map ? '}' : ']')) fail(map ? "missing ',' or '}'" : "missing ',' or ']'");
-            ++p_;
-            leave();
+            if (*p != (in_map ? '}' : ']')) {
+                fail_at(p, in_map ? "missing ',' or '}'" : "missing ',' or ']'");
+            }
+            ++p;
+            const std::size_t first = open_.back() >> 1;
+            const msgpack::object closed = leave(v, top, first);
+            v[first] = closed;
+            top = first + 1;
+            if (--depth == 0) {
+                p = skip_ws(p, end);
+                if (p != end) trailing();
+                return closed;
+            }
+            in_map = (open_.back() & 1) != 0;
         }
     key:
-        if (p_ == end_ || *p_ != '"') fail("an object's key must be a string");
-        count();
-        string(push());
-        skip_ws();
-        if (p_ == end_ || *p_ != ':') fail("missing ':' after a key");
-        ++p_;
+        if (p == end || *p != '"') [[unlikely]] {
+            p = skip_ws(p, end);
+            if (p == end || *p != '"') fail_at(p, "an object's key must be a string");
+        }
+        room();
+        counted();
+        p = string<Checked>(p, v[top]);
+        ++top;
+        if (p == end || *p != ':') [[unlikely]] {
+            p = skip_ws(p, end);
+            if (p == end || *p != ':') fail_at(p, "missing ':' after a key");
+        }
+        ++p;
     next_value:;
     }
 }
 
-void reader::leave() {
-    const std::uint32_t top = open_.back();
-    open_.pop_back();
-    const std::size_t first = top >> 1;
-    const auto n = static_cast<std::uint32_t>(values_.size() - first);
-    msgpack::object o;  // copied field by field below (see push)
-    if (top & 1) {
+inline msgpack::object reader::leave(const msgpack::object* v, std::size_t top, std::size_t first) {
+    const auto n = static_cast<std::uint32_t>(top - first);
+    msgpack::object o;
+    if (open_.back() & 1) {
         const std::uint32_t pairs = n / 2;
+        msgpack::object_kv* kv = nullptr;
+        if (pairs != 0) {
+            kv = static_cast<msgpack::object_kv*>(zone_.allocate_align(
+                sizeof(msgpack::object_kv) * pairs, alignof(msgpack::object_kv)));
+            std::memcpy(static_cast<void*>(kv), v + first, sizeof(msgpack::object_kv) * pairs);
+            if (has_duplicate_key(msgpack::object_map{pairs, kv})) repeated_key();
+        }
         o.type = msgpack::type::MAP;
         o.via.map.size = pairs;
-        o.via.map.ptr = nullptr;
-        if (pairs != 0) {
-            auto* kv = static_cast<msgpack::object_kv*>(zone_.allocate_align(
-                sizeof(msgpack::object_kv) * pairs, alignof(msgpack::object_kv)));
-            for (std::uint32_t i = 0; i < pairs; ++i) {
-                kv[i].key = values_[first + 2 * i];
-                kv[i].val = values_[first + 2 * i + 1];
-            }
-            o.via.map.ptr = kv;
-            if (has_duplicate_key(o.via.map)) {
-                throw decode_error(where_ + " has an object that repeats a key");
-            }
-        }
+        o.via.map.ptr = kv;
     } else {
+        msgpack::object* a = nullptr;
+        if (n != 0) {
+            a = static_cast<msgpack::object*>(
+                zone_.allocate_align(sizeof(msgpack::object) * n, alignof(msgpack::object)));
+            std::memcpy(static_cast<void*>(a), v + first, sizeof(msgpack::object) * n);
+        }
         o.type = msgpack::type::ARRAY;
         o.via.array.size = n;
-        o.via.array.ptr = nullptr;
-        if (n != 0) {
-            auto* a = static_cast<msgpack::object*>(
-                zone_.allocate_align(sizeof(msgpack::object) * n, alignof(msgpack::object)));
-            std::copy(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(), a);
-            o.via.array.ptr = a;
-        }
+        o.via.array.ptr = a;
     }
-    values_.resize(first + 1);
-    msgpack::object& slot = values_[first];
-    slot.type = o.type;
-    if (o.type == msgpack::type::MAP) {
-        slot.via.map.size = o.via.map.size;
-        slot.via.map.ptr = o.via.map.ptr;
-    } else {
-        slot.via.array.size = o.via.array.size;
-        slot.via.array.ptr = o.via.array.ptr;
-    }
+    open_.pop_back();
+    return o;
 }
 
-void reader::number() {
-    const unsigned char* const start = p_;
-    const unsigned char* q = p_;
+const unsigned char* reader::number(const unsigned char* p, msgpack::object& o) {
+    // The common case inline: an integer of 1-18 characters (fits in int64 whatever its
+    // digits) ended by a byte that cannot continue a number.
+    const unsigned char* q = p + (*p == '-');
+    const unsigned char* const digits = q;
+    const unsigned char* const stop =
+        digits + std::min<std::size_t>(static_cast<std::size_t>(end_ - digits), 18 - (digits - p));
+    while (q < stop && *q >= '0' && *q <= '9') ++q;
+    const auto n = static_cast<std::size_t>(q - digits);
+    if (n == 0 || (n > 1 && *digits == '0') ||
+        (q < end_ && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E'))) {
+        return number_slow(p, o);  // not that case, or not a number at all
+    }
+    std::int64_t value = 0;
+    for (const unsigned char* d = digits; d < q; ++d) value = value * 10 + (*d - '0');
+    if (digits != p && value != 0) {  // as msgpack::object(-v) / (uint64_t)v: "-0" is 0
+        o.type = msgpack::type::NEGATIVE_INTEGER;
+        o.via.i64 = -value;
+    } else {
+        o.type = msgpack::type::POSITIVE_INTEGER;
+        o.via.u64 = static_cast<std::uint64_t>(value);
+    }
+    return q;
+}
+
+const unsigned char* reader::number_slow(const unsigned char* const start, msgpack::object& o) {
+    const unsigned char* q = start;
     auto digit = [&](const unsigned char* at) { return at < end_ && *at >= '0' && *at <= '9'; };
-    msgpack::object o;
     if (q < end_ && *q == '-') ++q;
     if (q < end_ && (*q == 'I' || (*q == 'N' && q == start))) {  // Infinity, -Infinity, NaN
         const std::string_view word = *q == 'I' ? "Infinity" : "NaN";
         if (static_cast<std::size_t>(end_ - q) < word.size() ||
             std::memcmp(q, word.data(), word.size()) != 0) {
-            fail("invalid value");
+            fail_at(start, "invalid value");
         }
         q += word.size();
         std::string why;
-        json_number({reinterpret_cast<const char*>(start), static_cast<std::size_t>(q - start)}, o,
+        msgpack::object d;
+        json_number({reinterpret_cast<const char*>(start), static_cast<std::size_t>(q - start)}, d,
                     why);
-    } else {
-        bool integer = true;
-        if (!digit(q)) fail("invalid value");
-        if (*q == '0') {
-            ++q;
-        } else {
-            while (digit(q)) ++q;
-        }
-        if (q < end_ && *q == '.') {
-            integer = false;
-            ++q;
-            if (!digit(q)) fail("a number's fraction has no digit");
-            while (digit(q)) ++q;
-        }
-        if (q < end_ && (*q == 'e' || *q == 'E')) {
-            integer = false;
-            ++q;
-            if (q < end_ && (*q == '+' || *q == '-')) ++q;
-            if (!digit(q)) fail("a number's exponent has no digit");
-            while (digit(q)) ++q;
-        }
-        const std::string_view text(reinterpret_cast<const char*>(start),
-                                    static_cast<std::size_t>(q - start));
-        if (integer && text.size() <= 18) {  // fits in int64 whatever the digits: no checks
-            std::int64_t v = 0;
-            for (const char c : text.substr(text.front() == '-')) v = v * 10 + (c - '0');
-            p_ = q;
-            count();
-            msgpack::object& slot = push();  // as msgpack::object(-v) / (uint64_t)v: "-0" is 0
-            if (text.front() == '-' && v != 0) {
-                slot.type = msgpack::type::NEGATIVE_INTEGER;
-                slot.via.i64 = -v;
-            } else {
-                slot.type = msgpack::type::POSITIVE_INTEGER;
-                slot.via.u64 = static_cast<std::uint64_t>(v);
-            }
-            return;
-        } else {
-            std::string why;
-            if (!json_number(text, o, why)) throw decode_error(where_ + ": " + why);
-        }
+        o = d;
+        return q;
     }
-    p_ = q;
-    count();
-    push() = o;
+    bool integer = true;
+    if (!digit(q)) fail_at(start, "invalid value");
+    if (*q == '0') {
+        ++q;
+    } else {
+        while (digit(q)) ++q;
+    }
+    if (q < end_ && *q == '.') {
+        integer = false;
+        ++q;
+        if (!digit(q)) fail_at(start, "a number's fraction has no digit");
+        while (digit(q)) ++q;
+    }
+    if (q < end_ && (*q == 'e' || *q == 'E')) {
+        integer = false;
+        ++q;
+        if (q < end_ && (*q == '+' || *q == '-')) ++q;
+        if (!digit(q)) fail_at(start, "a number's exponent has no digit");
+        while (digit(q)) ++q;
+    }
+    const std::string_view text(reinterpret_cast<const char*>(start),
+                                static_cast<std::size_t>(q - start));
+    if (integer && text.size() <= 18) {  // fits in int64 whatever the digits: no checks
+        std::int64_t v = 0;
+        for (const char c : text.substr(text.front() == '-')) v = v * 10 + (c - '0');
+        if (text.front() == '-' && v != 0) {  // as msgpack::object(-v) / (uint64_t)v
+            o.type = msgpack::type::NEGATIVE_INTEGER;
+            o.via.i64 = -v;
+        } else {
+            o.type = msgpack::type::POSITIVE_INTEGER;
+            o.via.u64 = static_cast<std::uint64_t>(v);
+        }
+        return q;
+    }
+    std::string why;
+    msgpack::object d;
+    if (!json_number(text, d, why)) throw decode_error(std::string(where_) + ": " + why);
+    o = d;
+    return q;
 }
-
 unsigned reader::hex4(const unsigned char* q) const {
     unsigned v = 0;
     for (int i = 0; i < 4; ++i) {
@@ -885,10 +1202,10 @@ std::size_t reader::unescape(const unsigned char* raw, std::size_t n, char* out,
     return static_cast<std::size_t>(o - out);
 }
 
-void reader::string(msgpack::object& o) {
-    const unsigned char* const raw = ++p_;  // after the opening quote
+const unsigned char* reader::string_slow(const unsigned char* const raw, std::size_t i,
+                                         msgpack::object& o) {
     const auto left = static_cast<std::size_t>(end_ - raw);
-    std::size_t i = find_special(raw, left, 0);
+    const auto offset = static_cast<std::size_t>(raw - begin_);
     bool escapes = false, non_ascii = false;
     // Find the closing quote; note escapes and bytes >= 0x80; refuse control characters.
     while (i < left && raw[i] != '"') {
@@ -904,16 +1221,12 @@ void reader::string(msgpack::object& o) {
             non_ascii = true;
             ++i;
         } else {
-            p_ = raw + i;
-            fail("a control character in a string");
+            fail_at(raw + i, "a control character in a string");
         }
-        i = find_special(raw, left, i);
+        i = i >= left ? left : find_special(begin_, size_, offset + i) - offset;
     }
-    if (i >= left) {
-        p_ = end_;
-        fail("a string without its closing quote");
-    }
-    p_ = raw + i + 1;
+    if (i >= left) fail_at(end_, "a string without its closing quote");
+    p_ = raw + i + 1;  // where errors of unescape and hex4 point, as before
     std::string_view text(reinterpret_cast<const char*>(raw), i);
     if (escapes) {
         char* buf = static_cast<char*>(zone_.allocate_no_align(i));
@@ -931,7 +1244,7 @@ void reader::string(msgpack::object& o) {
             // strings of one frame together may not exceed the frame's size, checked before
             // allocating, so the strings of one frame never take more than twice its bytes.
             if (size - text.size() > growth_left_ || size > UINT32_MAX) {
-                throw limit_error(where_ +
+                throw limit_error(std::string(where_) +
                                   " holds so much invalid UTF-8 that replacing it with U+FFFD "
                                   "would more than double the frame");
             }
@@ -941,45 +1254,47 @@ void reader::string(msgpack::object& o) {
             text = {out, size};
         }
     }
-    if (text.size() > UINT32_MAX) throw limit_error(where_ + " holds a string of 4 GiB or more");
+    if (text.size() > UINT32_MAX) too_long();
     o.type = msgpack::type::STR;
     o.via.str.size = static_cast<std::uint32_t>(text.size());
     o.via.str.ptr = text.empty() ? "" : text.data();
+    return raw + i + 1;
 }
 
-/// The reader's stacks, reused by every frame a thread reads.
-struct reader_scratch {
-    std::vector<msgpack::object> values;
-    std::vector<std::uint32_t> open;
-};
-
-/// This thread's scratch. Not inlined: in a shared library each use of a thread_local
-/// costs a __tls_get_addr call, which GCC repeats at every inlined use rather than reusing.
-[[gnu::noinline]] reader_scratch& thread_scratch() {
+/// This thread's scratch, created by its first use. Not inlined: in a shared library each
+/// use of a thread_local costs a __tls_get_addr call, which GCC repeats at every inlined use
+/// rather than reusing.
+[[gnu::noinline]] reader_scratch& make_thread_scratch(reader_scratch*& cached) {
     thread_local reader_scratch s;
+    cached = &s;
     return s;
+}
+
+/// This thread's scratch: a trivially destructible pointer (one __tls_get_addr, no guard
+/// variable) to the object make_thread_scratch created.
+inline reader_scratch& thread_scratch() {
+    thread_local reader_scratch* cached = nullptr;
+    return cached != nullptr ? *cached : make_thread_scratch(cached);
 }
 
 }  // namespace
 
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                 const char* what) {
-    const std::string where(what);
-    // Scratch reused by every frame this thread reads (cleared first; a large one is
-    // released afterwards so that one huge frame does not pin its memory).
+    // Scratch reused by every frame this thread reads (a large one is released afterwards so
+    // that one huge frame does not pin its memory).
     reader_scratch& s = thread_scratch();
-    s.values.clear();
     s.open.clear();
     struct trim {
         reader_scratch& s;
         ~trim() {
-            if (s.values.capacity() > 4096) std::vector<msgpack::object>().swap(s.values);
+            if (s.values.size() > 4096) std::vector<msgpack::object>().swap(s.values);
             if (s.open.capacity() > 4096) std::vector<std::uint32_t>().swap(s.open);
         }
     } trim_after{s};
-    reader r(bytes, zone, lim, where, s.values, s.open);
+    reader r(bytes, zone, lim, what, s);
     const msgpack::object obj = r.parse();
-    if (obj.type != msgpack::type::MAP) throw decode_error(where + " is not a map");
+    if (obj.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
     return obj;
 }
 

@@ -1,6 +1,6 @@
 // src/json_packer.hpp (private) - the JSON packer: the four maps to and from JSON text, with
 // the same in-memory form (msgpack::object) as the msgpack packer. Its reader and writer are
-// its own (issue 13: no intermediate tree, no per-value allocation, an ASCII fast path eight
+// its own (issue 13: no intermediate tree, no per-value allocation, an ASCII fast path sixteen
 // bytes at a time); they keep RapidJSON 1.1's accepted language and output byte for byte,
 // and use RapidJSON's Grisu2 dtoa for doubles (docs/PACKERS.md, docs/PERFORMANCE.md).
 //
