@@ -117,10 +117,4 @@ void read_header(const msgpack::object& map, bool strict, const char* what, head
     }
 }
 
-header header_from_object(const msgpack::object& map, bool strict, const char* what) {
-    header h;
-    read_header(map, strict, what, h);
-    return h;
-}
-
 }  // namespace zsession::detail

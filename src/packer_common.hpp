@@ -27,8 +27,6 @@ std::array<std::pair<std::string_view, inline_string*>, 6> header_fields(header&
 /// header fields are ignored. Fields in wire order (as every known peer writes them) cost
 /// one key comparison each.
 void read_header(const msgpack::object& map, bool strict, const char* what, header& out);
-/// The same, returning a new header.
-header header_from_object(const msgpack::object& map, bool strict, const char* what);
 
 /// A msgpack timestamp extension (type -1, as Python's msgpack writes datetimes) as ISO 8601
 /// "YYYY-MM-DDTHH:MM:SS.ffffffZ". Throws decode_error (naming `where`) for another extension
