@@ -2,6 +2,9 @@
 // of content; then the same with one buffer) and its reply, session against raw cppzmq
 // moving the same frames, over inproc, ipc and tcp loopback. Median and p99.
 //
+// --unsigned: the sessions have no key (no HMAC, no replay history), to measure what signing
+// costs in the round trip; their records' impl is "session_unsigned".
+//
 // Pinned by default (--no-pin to disable): on a VM, two threads blocking on different vCPUs
 // pay a cross-CPU wake-up (~35 us) per hop that hides everything else. Session and raw run
 // in alternating blocks on the same sockets, so both see the same machine.
@@ -101,9 +104,14 @@ struct exchange {
     }
 };
 
-void run(const bench::options& o, zmq::context_t& ctx, const std::string& transport,
+void run(const bench::options& o, bool sign, zmq::context_t& ctx, const std::string& transport,
          const bench::payload* buf) {
-    const zsession::session s = bench::make_session(zsession::default_copy_threshold, o.packer);
+    zsession::session s = bench::make_session(zsession::default_copy_threshold, o.packer);
+    if (!sign) {
+        zsession::session_options so = s.options();
+        so.key.clear();
+        s = zsession::session(so);
+    }
     exchange ex(s, buf);
     zsession::detail::loopback_pair pair(ctx, transport);
     const int per_block = o.by_mode(50, 1000);
@@ -124,7 +132,8 @@ void run(const bench::options& o, zmq::context_t& ctx, const std::string& transp
     const std::string mode = buf ? "request+buffer" : "request";
     for (int is_session = 0; is_session < 2; ++is_session) {
         const auto& p = is_session ? ses : raw;
-        bench::record r{"latency", transport, mode, is_session ? "session" : "raw"};
+        bench::record r{"latency", transport, mode,
+                        is_session ? (sign ? "session" : "session_unsigned") : "raw"};
         r.bytes = buf ? buf->size() : 0;
         r.msgs_per_s = 1e6 / p.median;  // round trips per second
         r.median_us = p.median;
@@ -141,13 +150,18 @@ void run(const bench::options& o, zmq::context_t& ctx, const std::string& transp
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bench::options o = bench::start(argc, argv, true);
+    // --unsigned is this benchmark's own option: taken out before the common ones are parsed.
+    std::vector<char*> args(argv, argv + argc);
+    const bool sign =
+        std::erase_if(args, [](const char* a) { return std::string_view(a) == "--unsigned"; }) == 0;
+    const bench::options o =
+        bench::start(static_cast<int>(args.size()), args.data(), true, "          [--unsigned]\n");
     zmq::context_t ctx;  // after pinning: libzmq's I/O thread inherits the CPU
     const bench::payload buf(4096);
     for (const auto& t : o.transports) {
         bench::progress(o, "latency: " + t + (o.pin ? " (pinned to one CPU)" : " (not pinned)"));
-        run(o, ctx, t, nullptr);
-        run(o, ctx, t, &buf);
+        run(o, sign, ctx, t, nullptr);
+        run(o, sign, ctx, t, &buf);
     }
     return 0;
 }

@@ -1,66 +1,96 @@
 #include "replay.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
 namespace zsession::detail {
 
-replay_history::replay_history(std::size_t capacity, std::size_t digest_size)
-    : capacity_(capacity), digest_size_(digest_size) {
+replay_history::replay_history(std::size_t capacity, std::size_t digest_size,
+                               std::size_t bucket_count, std::uint64_t first_number)
+    : capacity_(capacity),
+      digest_size_(digest_size),
+      next_(std::max<std::uint64_t>(first_number, 1)) {
     if (capacity_ == 0) return;
     ring_.resize(capacity_ * digest_size_);
-    // At most half full: probe sequences stay short.
-    index_.assign(std::bit_ceil(2 * capacity_), empty);
+    // Four entries per digest remembered: buckets hold 2 on average, so two choices of 8
+    // almost never both fill up.
+    if (bucket_count == 0)
+        bucket_count = std::max<std::size_t>(2, std::bit_ceil((capacity_ + 1) / 2));
+    buckets_.assign(bucket_count, bucket{});
+    shift_ = 64 - static_cast<unsigned>(std::countr_zero(bucket_count));
 }
 
-std::uint32_t replay_history::hash(const std::byte* digest) const {
-    // HMAC output is uniformly distributed: its first bytes are a good hash already. The
-    // index has at most 2^25 positions (capacity <= 2^24), so 32 bits address all of it.
-    std::uint32_t h = 0;
-    std::memcpy(&h, digest, std::min<std::size_t>(sizeof h, digest_size_));
+std::uint64_t replay_history::hash(const std::byte* digest) const {
+    // Every byte counts (a digest's first bytes alone are enough for HMAC output, but the
+    // table must stay exact and fast for any bytes): a multiply-xor over 8-byte words.
+    std::uint64_t h = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= digest_size_; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, digest + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15u;
+        h ^= h >> 32;
+    }
+    if (i < digest_size_) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, digest + i, digest_size_ - i);
+        h = (h ^ w) * 0x9E3779B97F4A7C15u;
+        h ^= h >> 32;
+    }
     return h;
 }
 
-void replay_history::erase_slot(std::uint64_t s) {
-    const std::size_t mask = index_.size() - 1;
-    std::size_t i = hash(slot(s)) & mask;
-    while (slot_of(index_[i]) != s) i = (i + 1) & mask;  // empty: slot_of is all ones
-    // Backward shift: pull later entries of the cluster into the hole when their home
-    // position allows it, so lookups never need tombstones.
-    for (std::size_t j = (i + 1) & mask; index_[j] != empty; j = (j + 1) & mask) {
-        const std::size_t h = home_of(index_[j]);
-        if (((j - h) & mask) >= ((j - i) & mask)) {
-            index_[i] = index_[j];
-            i = j;
-        }
+bool replay_history::holds(std::uint32_t seq, const std::byte* digest) const {
+    const std::uint64_t number = next_ - (static_cast<std::uint32_t>(next_) - seq);
+    const std::byte* slot = ring_.data() + ((number - 1) % capacity_) * digest_size_;
+    return std::memcmp(slot, digest, digest_size_) == 0;
+}
+
+bool replay_history::find(const bucket& b, std::uint32_t tag, const std::byte* digest) const {
+    for (unsigned k = 0; k < ways; ++k) {
+        if (b.tag[k] == tag && live(b.seq[k]) && holds(b.seq[k], digest)) return true;
     }
-    index_[i] = empty;
+    return false;
+}
+
+unsigned replay_history::free_ways(const bucket& b, const replay_history& h) {
+    unsigned n = 0;
+    for (unsigned k = 0; k < ways; ++k) n += h.live(b.seq[k]) ? 0 : 1;
+    return n;
 }
 
 bool replay_history::insert(bytes_view digest) {
     if (capacity_ == 0) return true;
     const std::byte* d = digest.data();
-    const std::uint64_t tag = std::uint64_t{hash(d)} << 32;
-    const std::size_t mask = index_.size() - 1;
+    const std::uint64_t h = hash(d);
+    const auto tag = static_cast<std::uint32_t>(h >> 32);
+    bucket& b1 = buckets_[h & (buckets_.size() - 1)];
+    bucket& b2 = buckets_[(h * 0xFF51AFD7ED558CCDu) >> shift_];
     std::lock_guard lock(mutex_);
-    std::size_t i = home_of(tag);
-    for (; index_[i] != empty; i = (i + 1) & mask) {
-        const std::uint64_t e = index_[i];
-        if ((e & ~std::uint64_t{0xFFFFFFFFu}) == tag &&
-            std::memcmp(slot(slot_of(e)), d, digest_size_) == 0) {
-            return false;
-        }
+    if (find(b1, tag, d) || find(b2, tag, d)) return false;
+    const auto spilled_live = [this](std::uint64_t s) { return next_ - s - 1 < count_; };
+    for (const std::uint64_t s : spill_) {
+        if (spilled_live(s) && holds(static_cast<std::uint32_t>(s), d)) return false;
     }
-    if (count_ == capacity_) {
-        erase_slot(next_);  // forget the oldest
-        for (i = home_of(tag); index_[i] != empty; i = (i + 1) & mask) {
-        }
+
+    const unsigned free1 = free_ways(b1, *this), free2 = free_ways(b2, *this);
+    if (free1 == 0 && free2 == 0) {
+        std::erase_if(spill_, [&](std::uint64_t s) { return !spilled_live(s); });
+        spill_.push_back(next_);
     } else {
-        ++count_;
+        bucket& b = free1 >= free2 ? b1 : b2;
+        unsigned k = 0;
+        while (live(b.seq[k])) ++k;
+        b.tag[k] = tag;
+        b.seq[k] = static_cast<std::uint32_t>(next_);
     }
-    std::memcpy(ring_.data() + next_ * digest_size_, d, digest_size_);
-    index_[i] = tag | (next_ + 1);
-    next_ = (next_ + 1) % capacity_;
+    std::memcpy(ring_.data() + ((next_ - 1) % capacity_) * digest_size_, d, digest_size_);
+    ++next_;
+    if (count_ < capacity_) ++count_;
+    if (!spill_.empty() && !spilled_live(spill_.front())) {
+        std::erase_if(spill_, [&](std::uint64_t s) { return !spilled_live(s); });
+    }
     return true;
 }
 
