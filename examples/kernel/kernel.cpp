@@ -260,7 +260,7 @@ class kernel {
             {"interrupt_request", &kernel::interrupt},
             {"shutdown_request", &kernel::shutdown},
         };
-        const std::string& type = request.header.msg_type;
+        const std::string_view type = request.header.msg_type;  // no copy
         const auto h = handlers.find(type);
         if (h == handlers.end()) {
             if (type == "comm_open") {
@@ -271,16 +271,16 @@ class kernel {
             }
             // Not a request (no _reply exists for it) or one this kernel does not know:
             // ipykernel logs and ignores these too.
-            log("ignored %s on %s", type.c_str(), channel);
+            log("ignored %s on %s", request.header.msg_type.c_str(), channel);
             return;
         }
         publish_status("busy", &request);
         if (&sock == &control_ && !served_on_control(type)) {
             // Control bypasses the shell queue; running code from it would let a client jump
             // the queue. The same request on shell is served.
-            log("refused %s on control", type.c_str());
+            log("refused %s on control", request.header.msg_type.c_str());
             reply_error(sock, request, "WrongChannel",
-                        type + " is served on the shell channel, not on control");
+                        std::string(type) + " is served on the shell channel, not on control");
         } else {
             try {
                 (this->*(h->second))(sock, request);
@@ -289,7 +289,7 @@ class kernel {
             } catch (const std::exception& e) {
                 // Content of the wrong types (decode_error from content_as): answered, so the
                 // client does not wait forever, and nothing of it was executed.
-                log("bad %s on %s: %s", type.c_str(), channel, e.what());
+                log("bad %s on %s: %s", request.header.msg_type.c_str(), channel, e.what());
                 reply_error(sock, request, "InvalidRequest", e.what());
             }
         }

@@ -264,9 +264,9 @@ struct engine::impl final : detail::comm_channel {
     }
 
     void reply_aborted(reply_to& to, const message& req) {
-        const std::string& type = req.header.msg_type;
-        const std::string reply_type = type.substr(0, type.rfind('_')) + "_reply";
-        log("aborted %s %s", type.c_str(), req.header.msg_id.c_str());
+        const std::string_view type = req.header.msg_type;  // no copy
+        const std::string reply_type = std::string(type.substr(0, type.rfind('_'))) + "_reply";
+        log("aborted %s %s", req.header.msg_type.c_str(), req.header.msg_id.c_str());
         status_guard g(*this, req);
         task_reply(to, req, reply_type, std::map<std::string, std::string>{{"status", "aborted"}},
                    reply_md(req, utc_now_iso8601(), "aborted", "abort"));
@@ -446,7 +446,7 @@ struct engine::impl final : detail::comm_channel {
             const message*& p;
             ~reset() { p = nullptr; }
         } reset_current{current_request};
-        const std::string& type = req.header.msg_type;
+        const std::string_view type = req.header.msg_type;  // no copy
         try {
             if (type == "comm_open") {
                 open_comm_(req, comm_id, get<std::string>(content, "target_name").value_or(""), m);
@@ -467,13 +467,13 @@ struct engine::impl final : detail::comm_channel {
         } catch (const zmq::error_t&) {
             throw;
         } catch (const std::exception& ex) {
-            log("comm %s: %s failed: %s", comm_id.c_str(), type.c_str(), ex.what());
+            log("comm %s: %s failed: %s", comm_id.c_str(), req.header.msg_type.c_str(), ex.what());
             publish("error",
                     detail::error_content{"error",
                                           "CommError",
                                           ex.what(),
                                           {"CommError: " + std::string(ex.what())},
-                                          {uuid, id, type},
+                                          {uuid, id, std::string(type)},
                                           0},
                     req);
         }
@@ -518,7 +518,7 @@ struct engine::impl final : detail::comm_channel {
     /// Serves one verified shell message. Every request it knows gets one reply: an
     /// "InvalidRequest" error when its content has the wrong shape.
     void dispatch_shell(reply_to& to, const message& req) {
-        const std::string& type = req.header.msg_type;
+        const std::string_view type = req.header.msg_type;  // no copy
         if (take_aborted(req.header.msg_id)) {
             reply_aborted(to, req);
             return;
@@ -542,18 +542,18 @@ struct engine::impl final : detail::comm_channel {
             } else if (type == "comm_info_request") {
                 comm_info(to, req);
             } else if (served_on_control(type)) {
-                log("refused %s on shell", type.c_str());
+                log("refused %s on shell", req.header.msg_type.c_str());
                 reply_error(to, req, "WrongChannel",
-                            type + " is served on the control channel, not on shell");
+                            std::string(type) + " is served on the control channel, not on shell");
             } else {
-                log("ignored %s on shell", type.c_str());
+                log("ignored %s on shell", req.header.msg_type.c_str());
             }
         } catch (const zmq::error_t&) {
             throw;
         } catch (const std::exception& ex) {
             // A request whose content has the wrong shape (decode_error from content_as):
             // answered, so the client does not wait forever; nothing of it was executed.
-            log("bad %s on shell: %s", type.c_str(), ex.what());
+            log("bad %s on shell: %s", req.header.msg_type.c_str(), ex.what());
             if (type.ends_with("_request")) reply_error(to, req, "InvalidRequest", ex.what());
         }
     }
@@ -563,8 +563,8 @@ struct engine::impl final : detail::comm_channel {
     /// is_complete_reply, whose status is never "error", says "unknown".
     void reply_error(reply_to& to, const message& req, const std::string& ename,
                      const std::string& evalue) {
-        const std::string& type = req.header.msg_type;
-        const std::string reply_type = type.substr(0, type.rfind('_')) + "_reply";
+        const std::string_view type = req.header.msg_type;  // no copy
+        const std::string reply_type = std::string(type.substr(0, type.rfind('_'))) + "_reply";
         status_guard g(*this, req);
         if (reply_type == "is_complete_reply") {
             reply(to, req, reply_type, detail::is_complete_content{"unknown", ""});
@@ -635,7 +635,7 @@ struct engine::impl final : detail::comm_channel {
 
     /// Serves one verified control message; every request it knows gets one reply.
     void dispatch_control(reply_to& to, const message& req) {
-        const std::string& type = req.header.msg_type;
+        const std::string_view type = req.header.msg_type;  // no copy
         try {
             if (type == "abort_request") {
                 status_guard g(*this, req);
@@ -661,16 +661,16 @@ struct engine::impl final : detail::comm_channel {
                 status_guard g(*this, req);
                 send_kernel_info(to, req);
             } else if (served_on_shell(type)) {
-                log("refused %s on control", type.c_str());
+                log("refused %s on control", req.header.msg_type.c_str());
                 reply_error(to, req, "WrongChannel",
-                            type + " is served on the shell channel, not on control");
+                            std::string(type) + " is served on the shell channel, not on control");
             } else {
-                log("ignored %s on control", type.c_str());
+                log("ignored %s on control", req.header.msg_type.c_str());
             }
         } catch (const zmq::error_t&) {
             throw;
         } catch (const std::exception& ex) {
-            log("bad %s on control: %s", type.c_str(), ex.what());
+            log("bad %s on control: %s", req.header.msg_type.c_str(), ex.what());
             if (type.ends_with("_request")) reply_error(to, req, "InvalidRequest", ex.what());
         }
     }
