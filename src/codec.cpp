@@ -167,25 +167,38 @@ std::size_t codec::verify(const frames& in) const {
 
 message codec::parse(frames& in, std::size_t delim) const {
     const std::size_t sig = delim + 1;
+    const detail::packer& pk = impl_->packer;
+    const limits& lim = impl_->limits;
+    message m;
+    // Headers of the shape peers write are read straight from their frames (strings copied;
+    // the frames are then not needed). Anything else takes the general path for all four
+    // frames, in the order that decides which error a bad message raises: each frame
+    // parsed in turn, then the two headers read from their objects.
+    const bool direct = pk.try_read_header(view_of(in[sig + 1]), true, lim, m.header) &&
+                        pk.try_read_header(view_of(in[sig + 2]), false, lim, m.parent_header);
+    const std::size_t first = direct ? 2 : 0;  // the first frame parsed into the zone
     std::size_t map_bytes = 0;
-    for (std::size_t i = 0; i < 4; ++i) map_bytes += in[sig + 1 + i].size();
+    for (std::size_t i = first; i < 4; ++i) map_bytes += in[sig + 1 + i].size();
     // The zone's first chunk fits the objects of a typical message; it grows past 64 KiB in
-    // further chunks only as objects are actually parsed. The four map frames move into
+    // further chunks only as objects are actually parsed. The map frames parsed move into
     // storage recycled per thread (the maps' strings point into them).
     auto maps = detail::make_received_maps(
         std::clamp<std::size_t>(2 * map_bytes, 256, std::size_t{64} << 10));
-    for (std::size_t i = 0; i < 4; ++i) maps->frames[i] = std::move(in[sig + 1 + i]);
+    for (std::size_t i = first; i < 4; ++i) maps->frames[i] = std::move(in[sig + 1 + i]);
     const auto unpack = [&](std::size_t i, const char* what) {
-        return impl_->packer.unpack_map(view_of(maps->frames[i]), maps->zone, impl_->limits, what);
+        return pk.unpack_map(view_of(maps->frames[i]), maps->zone, lim, what);
     };
-    const msgpack::object h = unpack(0, "header");
-    const msgpack::object p = unpack(1, "parent_header");
+    msgpack::object h, p;
+    if (!direct) {
+        h = unpack(0, "header");
+        p = unpack(1, "parent_header");
+    }
     const msgpack::object metadata = unpack(2, "metadata");
     const msgpack::object content = unpack(3, "content");
-
-    message m;
-    detail::read_header(h, true, "header", m.header);
-    detail::read_header(p, false, "parent_header", m.parent_header);
+    if (!direct) {
+        detail::read_header(h, true, "header", m.header);
+        detail::read_header(p, false, "parent_header", m.parent_header);
+    }
     msgpack::zone& zone = maps->zone;
     m.adopt_storage(std::move(maps), zone, metadata, content);
 

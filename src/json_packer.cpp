@@ -687,6 +687,13 @@ bool json_number(std::string_view t, msgpack::object& out, std::string& why) {
     return true;
 }
 
+/// The first byte at or after `p` that is not JSON whitespace (space, tab, LF, CR), or `end`.
+inline const unsigned char* skip_json_ws(const unsigned char* p,
+                                         const unsigned char* end) noexcept {
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    return p;
+}
+
 /// The reader's stacks, reused by every frame a thread reads. `values` is used as a raw
 /// buffer: its size is the stack's capacity (grown by doubling), not its height.
 struct reader_scratch {
@@ -755,8 +762,7 @@ class reader {
         throw decode_error(std::string(where_) + " has bytes after its JSON value");
     }
     static const unsigned char* skip_ws(const unsigned char* p, const unsigned char* end) noexcept {
-        while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
-        return p;
+        return skip_json_ws(p, end);
     }
     /// Every value, key and container counts once against limits.max_map_elements.
     void count() {
@@ -1296,6 +1302,61 @@ msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const lim
     const msgpack::object obj = r.parse();
     if (obj.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
     return obj;
+}
+
+bool json_try_read_header(bytes_view bytes, bool strict, const limits& lim, header& out) {
+    const auto* const begin = reinterpret_cast<const unsigned char*>(bytes.data());
+    const std::size_t size = bytes.size();
+    const unsigned char* const end = begin + size;
+    const unsigned char* p = skip_json_ws(begin, end);
+    // The string whose opening quote is at p, when it is plain ASCII (the reader's fast case:
+    // its text is its bytes).
+    const auto plain = [&](std::string_view& s) noexcept {
+        if (p == end || *p != '"') return false;
+        const auto start = static_cast<std::size_t>(p + 1 - begin);
+        const std::size_t i = find_special(begin, size, start);
+        if (i == size || begin[i] != '"' || i - start > UINT32_MAX) return false;
+        s = {reinterpret_cast<const char*>(begin + start), i - start};
+        p = begin + i + 1;
+        return true;
+    };
+    if (lim.max_nesting == 0 || p == end || *p != '{') return false;
+    p = skip_json_ws(p + 1, end);
+    header_filler fill(out);
+    std::size_t entries = 0;
+    if (p != end && *p == '}') {
+        ++p;
+    } else {
+        for (;;) {
+            std::string_view key, value;
+            if (!plain(key)) return false;
+            inline_string* const field = fill.field(key);
+            if (field == nullptr) return false;
+            ++entries;
+            p = skip_json_ws(p, end);
+            if (p == end || *p != ':') return false;
+            p = skip_json_ws(p + 1, end);
+            if (plain(value)) {
+                field->assign(value);
+            } else if (!strict && end - p >= 4 && std::memcmp(p, "null", 4) == 0) {
+                p += 4;
+                field->clear();
+            } else {
+                return false;
+            }
+            p = skip_json_ws(p, end);
+            if (p == end) return false;
+            if (*p == '}') {
+                ++p;
+                break;
+            }
+            if (*p != ',') return false;
+            p = skip_json_ws(p + 1, end);
+        }
+    }
+    // The reader counts the map, each key and each value against limits.max_map_elements.
+    if (skip_json_ws(p, end) != end || 1 + 2 * entries > lim.max_map_elements) return false;
+    return fill.finish(strict);
 }
 
 }  // namespace zsession::detail

@@ -50,4 +50,8 @@ void json_pack_map(const msgpack::object& obj, std::string& out, const char* wha
 msgpack::object json_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                 const char* what);
 
+/// packer::try_read_header for JSON: plain ASCII strings only (no escape, no byte >= 0x80),
+/// whitespace anywhere JSON allows it.
+bool json_try_read_header(bytes_view bytes, bool strict, const limits& lim, header& out);
+
 }  // namespace zsession::detail

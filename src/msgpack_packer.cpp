@@ -6,6 +6,7 @@
 
 #include "msgpack_reader.hpp"
 #include "packer_common.hpp"
+#include "text_util.hpp"
 
 namespace zsession::detail {
 
@@ -142,6 +143,90 @@ msgpack::object msgpack_unpack_map(bytes_view bytes, msgpack::zone& zone, const 
     }
     if (obj.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
     return obj;
+}
+
+namespace {
+
+/// A cursor for msgpack_try_read_header: each read returns false, consuming nothing, where
+/// the bytes do not hold what it reads (or end).
+struct header_cursor {
+    const unsigned char* p;
+    const unsigned char* const end;
+
+    std::size_t left() const noexcept { return static_cast<std::size_t>(end - p); }
+    /// A str of any width.
+    bool str(std::string_view& s) noexcept {
+        if (p == end) return false;
+        const unsigned b = *p;
+        std::size_t at = 1, n;
+        if (b >= 0xa0 && b <= 0xbf) {
+            n = b & 0x1f;
+        } else if (b >= 0xd9 && b <= 0xdb) {
+            at += std::size_t{1} << (b - 0xd9);
+            if (left() < at) return false;
+            n = static_cast<std::size_t>(read_be(p + 1, at - 1));
+        } else {
+            return false;
+        }
+        if (left() - at < n) return false;
+        s = {reinterpret_cast<const char*>(p + at), n};
+        p += at + n;
+        return true;
+    }
+    /// An extension of any width, as msgpack_reader gives it (ptr at its type byte).
+    bool ext(msgpack::object& o) noexcept {
+        if (p == end) return false;
+        const unsigned b = *p;
+        std::size_t at = 1, n;
+        if (b >= 0xd4 && b <= 0xd8) {
+            n = std::size_t{1} << (b - 0xd4);
+        } else if (b >= 0xc7 && b <= 0xc9) {
+            at += std::size_t{1} << (b - 0xc7);
+            if (left() < at) return false;
+            n = static_cast<std::size_t>(read_be(p + 1, at - 1));
+        } else {
+            return false;
+        }
+        if (left() - at < n + 1) return false;
+        o.type = msgpack::type::EXT;
+        o.via.ext.size = static_cast<std::uint32_t>(n);
+        o.via.ext.ptr = reinterpret_cast<const char*>(p + at);
+        p += at + n + 1;
+        return true;
+    }
+};
+
+}  // namespace
+
+bool msgpack_try_read_header(bytes_view bytes, bool strict, const limits& lim, header& out) {
+    header_cursor c{reinterpret_cast<const unsigned char*>(bytes.data()),
+                    reinterpret_cast<const unsigned char*>(bytes.data()) + bytes.size()};
+    // A fixmap (a header has at most six entries), within the limits read_msgpack checks.
+    if (c.p == c.end || (*c.p & 0xf0) != 0x80) return false;
+    const std::size_t n = *c.p++ & 0x0f;
+    if (lim.max_nesting == 0 || 2 * n > lim.max_map_elements) return false;
+    header_filler fill(out);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string_view key, value;
+        if (!c.str(key)) return false;
+        inline_string* const field = fill.field(key);
+        if (field == nullptr) return false;
+        if (c.str(value)) {
+            field->assign(value);
+        } else if (!strict && c.p != c.end && *c.p == 0xc0) {
+            ++c.p;
+            field->clear();
+        } else if (msgpack::object ext; field == &out.date && c.ext(ext)) {
+            try {
+                *field = timestamp_to_iso(ext, "header");
+            } catch (const decode_error&) {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    return c.p == c.end && fill.finish(strict);
 }
 
 }  // namespace zsession::detail

@@ -16,5 +16,6 @@ void msgpack_pack_header(const header& h, std::string& out);
 void msgpack_pack_map(const msgpack::object& obj, std::string& out, const char* what);
 msgpack::object msgpack_unpack_map(bytes_view bytes, msgpack::zone& zone, const limits& lim,
                                    const char* what);
+bool msgpack_try_read_header(bytes_view bytes, bool strict, const limits& lim, header& out);
 
 }  // namespace zsession::detail

@@ -28,6 +28,45 @@ std::array<std::pair<std::string_view, inline_string*>, 6> header_fields(header&
 /// one key comparison each.
 void read_header(const msgpack::object& map, bool strict, const char* what, header& out);
 
+/// The direct header readers' shared part (each packer's try_read_header, packer.hpp): the
+/// fields of `out` as a header map's entries arrive. It accepts only what read_header would
+/// read the same way; anything else is left to read_header (field() returns nullptr,
+/// finish() false). `out` is unspecified until finish() returned true.
+class header_filler {
+  public:
+    explicit header_filler(header& out) noexcept : fields_(header_fields(out)) {}
+    /// The field named `key`, marked seen; nullptr when `key` is not a header field or was
+    /// seen already. Fields in wire order cost one comparison each.
+    inline_string* field(std::string_view key) noexcept {
+        constexpr unsigned n = std::tuple_size_v<decltype(fields_)>;
+        for (unsigned k = 0; k < n; ++k) {
+            const unsigned i = next_ + k < n ? next_ + k : next_ + k - n;
+            if (fields_[i].first != key) continue;
+            if (seen_ & (1u << i)) return nullptr;
+            seen_ |= 1u << i;
+            next_ = i + 1 < n ? i + 1 : 0;
+            return fields_[i].second;
+        }
+        return nullptr;
+    }
+    /// After the last entry: clears the fields not seen and returns true, or (with `strict`,
+    /// when one is missing) returns false.
+    bool finish(bool strict) noexcept {
+        constexpr unsigned n = std::tuple_size_v<decltype(fields_)>;
+        if (seen_ == (1u << n) - 1) return true;
+        if (strict) return false;
+        for (unsigned i = 0; i < n; ++i) {
+            if (!(seen_ & (1u << i))) fields_[i].second->clear();
+        }
+        return true;
+    }
+
+  private:
+    std::array<std::pair<std::string_view, inline_string*>, 6> fields_;
+    unsigned seen_ = 0;  // one bit per field
+    unsigned next_ = 0;  // the field expected next
+};
+
 /// A msgpack timestamp extension (type -1, as Python's msgpack writes datetimes) as ISO 8601
 /// "YYYY-MM-DDTHH:MM:SS.ffffffZ". Throws decode_error (naming `where`) for another extension
 /// type or an invalid timestamp.
