@@ -16,8 +16,9 @@ namespace zsession::detail {
 /// the calling thread's pool, larger ones are allocated fresh and freed when released.
 inline constexpr std::size_t recycled_chunk_size = 1024;
 
-/// The four received map frames and the zone their parsed objects live in (the maps'
-/// strings point into the frames).
+/// The received map frames (metadata and content; all four when the headers took the
+/// general path) and the zone their parsed objects live in (the maps' strings point into
+/// the frames).
 struct received_maps {
     std::array<zmq::message_t, 4> frames;
     msgpack::zone zone;
