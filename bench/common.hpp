@@ -73,7 +73,8 @@ percentiles summarize(std::vector<double>& samples);
 
 /// One line of output. `impl` is "session" or "raw" ("jupyter_client" from the Python
 /// sweep). baseline_ratio is the session figure divided by the raw figure of the same
-/// point and run (throughput: msgs/s; latency: median), null for raw records.
+/// point and run (throughput: msgs/s; latency: the median over adjacent block pairs of the
+/// two kinds' block medians), null for raw records.
 struct record {
     std::string bench, transport, mode, impl;
     std::size_t bytes = 0;

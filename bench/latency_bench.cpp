@@ -2,13 +2,16 @@
 // of content; then the same with one buffer) and its reply, session against raw cppzmq
 // moving the same frames, over inproc, ipc and tcp loopback. Median and p99.
 //
-// --unsigned: the sessions have no key (no HMAC, no replay history), to measure what signing
-// costs in the round trip; their records' impl is "session_unsigned".
+// Ablations (this benchmark's own options): --unsigned, sessions without a key (no HMAC, no
+// replay history), records with impl "session_unsigned"; --no-replay, signed sessions with
+// replay_history = 0, impl "session_no_replay". They measure what signing and the replay
+// history cost in the round trip.
 //
 // Pinned by default (--no-pin to disable): on a VM, two threads blocking on different vCPUs
 // pay a cross-CPU wake-up (~35 us) per hop that hides everything else. Session and raw run
 // in alternating blocks on the same sockets, so both see the same machine.
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <thread>
 
@@ -104,14 +107,21 @@ struct exchange {
     }
 };
 
-void run(const bench::options& o, bool sign, zmq::context_t& ctx, const std::string& transport,
+/// Which session the benchmark measures against raw: the default, or an ablation.
+enum class variant { signed_, unsigned_, no_replay };
+
+void run(const bench::options& o, variant v, zmq::context_t& ctx, const std::string& transport,
          const bench::payload* buf) {
     zsession::session s = bench::make_session(zsession::default_copy_threshold, o.packer);
-    if (!sign) {
+    if (v != variant::signed_) {
         zsession::session_options so = s.options();
-        so.key.clear();
+        if (v == variant::unsigned_) so.key.clear();
+        if (v == variant::no_replay) so.replay_history = 0;
         s = zsession::session(so);
     }
+    const char* impl = v == variant::signed_     ? "session"
+                       : v == variant::unsigned_ ? "session_unsigned"
+                                                 : "session_no_replay";
     exchange ex(s, buf);
     zsession::detail::loopback_pair pair(ctx, transport);
     const int per_block = o.by_mode(50, 1000);
@@ -121,24 +131,33 @@ void run(const bench::options& o, bool sign, zmq::context_t& ctx, const std::str
     std::vector<double> samples[2];  // [raw, session]
     unsigned long long allocs[2] = {0, 0};
     for (auto& v : samples) v.reserve(std::size_t{blocks} * per_block);
+    // The ratio is the median over block pairs of session's block median over the adjacent
+    // raw block's: this VM's loopback round trip switches between two speeds (~21 and ~30 µs
+    // over tcp) for seconds at a time, and a switch that falls between the two kinds' blocks
+    // would skew a ratio of overall medians (seen: 1.60x against 1.22x in the runs before
+    // and after); a pair of adjacent blocks almost always shares one speed.
+    std::vector<double> pair_ratios;
     for (unsigned b = 0; b < blocks; ++b) {
         const bool session_first = b % 2 == 0;
-        allocs[session_first] += ex.block(pair, session_first, per_block, &samples[session_first]);
-        allocs[!session_first] +=
-            ex.block(pair, !session_first, per_block, &samples[!session_first]);
+        std::vector<double> one[2];  // this pair's blocks: [raw, session]
+        allocs[session_first] += ex.block(pair, session_first, per_block, &one[session_first]);
+        allocs[!session_first] += ex.block(pair, !session_first, per_block, &one[!session_first]);
+        for (int k = 0; k < 2; ++k)
+            samples[k].insert(samples[k].end(), one[k].begin(), one[k].end());
+        pair_ratios.push_back(bench::summarize(one[1]).median / bench::summarize(one[0]).median);
     }
     const auto raw = bench::summarize(samples[0]);
     const auto ses = bench::summarize(samples[1]);
+    const double ratio = bench::summarize(pair_ratios).median;
     const std::string mode = buf ? "request+buffer" : "request";
     for (int is_session = 0; is_session < 2; ++is_session) {
         const auto& p = is_session ? ses : raw;
-        bench::record r{"latency", transport, mode,
-                        is_session ? (sign ? "session" : "session_unsigned") : "raw"};
+        bench::record r{"latency", transport, mode, is_session ? impl : "raw"};
         r.bytes = buf ? buf->size() : 0;
         r.msgs_per_s = 1e6 / p.median;  // round trips per second
         r.median_us = p.median;
         r.p99_us = p.p99;
-        if (is_session) r.baseline_ratio = ses.median / raw.median;
+        if (is_session) r.baseline_ratio = ratio;
         r.messages = blocks * per_block;
         if (zsession_bench_allocations) {
             r.allocs_per_msg = static_cast<double>(allocs[is_session]) / r.messages;
@@ -150,18 +169,27 @@ void run(const bench::options& o, bool sign, zmq::context_t& ctx, const std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-    // --unsigned is this benchmark's own option: taken out before the common ones are parsed.
+    // The ablation options are taken out before the common ones are parsed.
     std::vector<char*> args(argv, argv + argc);
-    const bool sign =
-        std::erase_if(args, [](const char* a) { return std::string_view(a) == "--unsigned"; }) == 0;
-    const bench::options o =
-        bench::start(static_cast<int>(args.size()), args.data(), true, "          [--unsigned]\n");
+    const auto take = [&args](std::string_view flag) {
+        return std::erase_if(args, [flag](const char* a) { return a == flag; }) != 0;
+    };
+    const bool unsigned_ = take("--unsigned"), no_replay = take("--no-replay");
+    const bench::options o = bench::start(static_cast<int>(args.size()), args.data(), true,
+                                          "          [--unsigned | --no-replay]\n");
+    if (unsigned_ && no_replay) {
+        std::fprintf(stderr, "--unsigned and --no-replay exclude each other\n");
+        return 2;
+    }
+    const variant v = unsigned_   ? variant::unsigned_
+                      : no_replay ? variant::no_replay
+                                  : variant::signed_;
     zmq::context_t ctx;  // after pinning: libzmq's I/O thread inherits the CPU
     const bench::payload buf(4096);
     for (const auto& t : o.transports) {
         bench::progress(o, "latency: " + t + (o.pin ? " (pinned to one CPU)" : " (not pinned)"));
-        run(o, sign, ctx, t, nullptr);
-        run(o, sign, ctx, t, &buf);
+        run(o, v, ctx, t, nullptr);
+        run(o, v, ctx, t, &buf);
     }
     return 0;
 }

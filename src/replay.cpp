@@ -69,15 +69,17 @@ bool replay_history::insert(bytes_view digest) {
     bucket& b2 = buckets_[(h * 0xFF51AFD7ED558CCDu) >> shift_];
     std::lock_guard lock(mutex_);
     if (find(b1, tag, d) || find(b2, tag, d)) return false;
-    const auto spilled_live = [this](std::uint64_t s) { return next_ - s - 1 < count_; };
-    for (const std::uint64_t s : spill_) {
-        if (spilled_live(s) && holds(static_cast<std::uint32_t>(s), d)) return false;
+    const auto spilled_live = [this](const spilled& s) { return next_ - s.number - 1 < count_; };
+    for (const spilled& s : spill_) {
+        if (s.tag == tag && spilled_live(s) && holds(static_cast<std::uint32_t>(s.number), d)) {
+            return false;
+        }
     }
 
     const unsigned free1 = free_ways(b1, *this), free2 = free_ways(b2, *this);
     if (free1 == 0 && free2 == 0) {
-        std::erase_if(spill_, [&](std::uint64_t s) { return !spilled_live(s); });
-        spill_.push_back(next_);
+        std::erase_if(spill_, [&](const spilled& s) { return !spilled_live(s); });
+        spill_.push_back({next_, tag});
     } else {
         bucket& b = free1 >= free2 ? b1 : b2;
         unsigned k = 0;
@@ -89,7 +91,7 @@ bool replay_history::insert(bytes_view digest) {
     ++next_;
     if (count_ < capacity_) ++count_;
     if (!spill_.empty() && !spilled_live(spill_.front())) {
-        std::erase_if(spill_, [&](std::uint64_t s) { return !spilled_live(s); });
+        std::erase_if(spill_, [&](const spilled& s) { return !spilled_live(s); });
     }
     return true;
 }

@@ -38,7 +38,10 @@ class replay_history {
     // when the ring slot of a live number holds the same bytes, so a stale entry that looks
     // live after the 32-bit numbers wrap can never make a false replay. When both buckets
     // are full of live entries (beyond 5-6 is already improbable at the default size) the
-    // number goes to `spill_`, checked on every lookup while it is not empty.
+    // number goes to `spill_`, checked on every lookup while it is not empty (tags first).
+    // The hash is not keyed: a peer holding the HMAC key could search for digests that
+    // collide, as with any table indexed by the digest, and slow lookups down; it cannot
+    // make the history forget or invent a digest.
     static constexpr unsigned ways = 8;
     struct alignas(64) bucket {
         std::uint32_t tag[ways];
@@ -57,12 +60,16 @@ class replay_history {
 
     std::size_t capacity_, digest_size_;
     mutable std::mutex mutex_;
-    std::vector<std::byte> ring_;       // capacity_ digests
-    std::vector<bucket> buckets_;       // a power of two of them
-    unsigned shift_ = 0;                // 64 - log2(buckets_.size()): the second bucket's hash bits
-    std::vector<std::uint64_t> spill_;  // full numbers of digests no bucket had room for
-    std::uint64_t next_;                // the number of the next digest recorded
-    std::uint32_t count_ = 0;           // digests remembered: min(recorded, capacity_)
+    std::vector<std::byte> ring_;  // capacity_ digests
+    std::vector<bucket> buckets_;  // a power of two of them
+    unsigned shift_ = 0;           // 64 - log2(buckets_.size()): the second bucket's hash bits
+    struct spilled {
+        std::uint64_t number;  // full number of a digest no bucket had room for
+        std::uint32_t tag;
+    };
+    std::vector<spilled> spill_;  // oldest first
+    std::uint64_t next_;          // the number of the next digest recorded
+    std::uint32_t count_ = 0;     // digests remembered: min(recorded, capacity_)
 };
 
 }  // namespace zsession::detail
