@@ -300,7 +300,17 @@ TEST_CASE("hub: db_query with a malformed query is the hub's error") {
         (void)shared_client().db_query(msgpack::object(std::string("not a map"), z));
         FAIL("a non-map query was answered");
     } catch (const remote_error& e) {
-        CHECK(!e.ename.empty());
+        CHECK(e.ename == "AttributeError");  // DictDB calls query.items()
+    }
+    // An operator the database does not know.
+    using op = std::map<std::string, int>;
+    try {
+        (void)shared_client().db_query(
+            msgpack::object(std::map<std::string, op>{{"msg_id", op{{"$bogus", 1}}}}, z));
+        FAIL("an unknown operator was answered");
+    } catch (const remote_error& e) {
+        CHECK(e.ename == "KeyError");
+        CHECK(e.evalue.find("$bogus") != std::string::npos);
     }
 }
 
