@@ -1,5 +1,6 @@
 // The hub's queries beside connection_request: queue_request, result_request,
-// history_request, purge_request (ipyparallel/controller/hub.py, query_handlers). Each is a
+// history_request, purge_request, resubmit_request, db_request
+// (ipyparallel/controller/hub.py, query_handlers). Each is a
 // request on the client's query socket whose reply is parsed into a typed result.
 #include "zsession/ipp/client.hpp"
 
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "zsession/error.hpp"
 
@@ -38,6 +40,17 @@ struct purge_ids_content {
 struct purge_all_content {
     std::string msg_ids = "all";
     MSGPACK_DEFINE_MAP(msg_ids)
+};
+
+struct resubmit_content {
+    std::vector<std::string> msg_ids;
+    MSGPACK_DEFINE_MAP(msg_ids)
+};
+
+struct db_request_content {
+    msgpack::object query;
+    std::optional<std::vector<std::string>> keys{};  // null = every key but the buffers
+    MSGPACK_DEFINE_MAP(query, keys)
 };
 
 /// The reply content of a hub query, as a JSON document. Throws remote_error when the hub
@@ -110,7 +123,64 @@ stored_result record_of(const std::string& msg_id, const rapidjson::Value& rec) 
     return s;
 }
 
+/// `len[i]` of a reply's `buffer_lens` / `result_buffer_lens` (null: not requested).
+std::optional<std::vector<std::size_t>> lens_member(const rapidjson::Value& v, const char* key) {
+    auto it = v.FindMember(key);
+    if (it == v.MemberEnd() || it->value.IsNull()) return std::nullopt;
+    if (!it->value.IsArray())
+        throw client_error(std::string("db_reply: ") + key + " is not a list");
+    std::vector<std::size_t> out;
+    for (const auto& n : it->value.GetArray()) {
+        if (!n.IsUint()) throw client_error(std::string("db_reply: ") + key + " holds a non-count");
+        out.push_back(n.GetUint());
+    }
+    return out;
+}
+
+/// The next `n` of `bufs` from `next` on. Throws client_error when the reply has fewer.
+std::vector<buffer> take_buffers(std::vector<buffer>& bufs, std::size_t& next, std::size_t n) {
+    if (n > bufs.size() - next) {
+        throw client_error("db_reply: buffer_lens count more buffers than the reply carries");
+    }
+    std::vector<buffer> out(
+        std::make_move_iterator(bufs.begin() + static_cast<std::ptrdiff_t>(next)),
+        std::make_move_iterator(bufs.begin() + static_cast<std::ptrdiff_t>(next + n)));
+    next += n;
+    return out;
+}
+
+task_record task_record_of(const rapidjson::Value& rec) {
+    task_record t;
+    t.msg_id = string_member(rec, "msg_id");
+    for (const auto& [key, value] : rec.GetObject()) {
+        t.keys.emplace_back(key.GetString(), key.GetStringLength());
+    }
+    if (const auto* h = object_member(rec, "header")) t.msg_type = string_member(*h, "msg_type");
+    t.client_uuid = string_member(rec, "client_uuid");
+    t.engine_uuid = string_member(rec, "engine_uuid");
+    t.submitted = string_member(rec, "submitted");
+    t.started = string_member(rec, "started");
+    t.completed = string_member(rec, "completed");
+    t.received = string_member(rec, "received");
+    t.resubmitted = string_member(rec, "resubmitted");
+    if (const auto* h = object_member(rec, "result_header")) {
+        t.result_msg_type = string_member(*h, "msg_type");
+    }
+    if (const auto* c = object_member(rec, "result_content")) {
+        t.status = string_member(*c, "status");
+        t.result_content_json = json_text(*c);
+    }
+    t.stdout_text = string_member(rec, "stdout");
+    t.stderr_text = string_member(rec, "stderr");
+    t.record_json = json_text(rec);
+    return t;
+}
+
 }  // namespace
+
+bool task_record::has(std::string_view key) const {
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
 
 hub_queue_status client::queue_status(const std::vector<int>& engine_ids,
                                       std::chrono::milliseconds timeout) {
@@ -173,6 +243,94 @@ void client::purge_all_results(std::chrono::milliseconds timeout) {
     auto m = session().make_message("purge_request");
     m.set_content(purge_all_content{});
     (void)hub_reply(send(channel::query, -1, std::move(m)).get(timeout), "purge_reply");
+}
+
+std::map<std::string, std::string> client::resubmit(const std::vector<std::string>& msg_ids,
+                                                    std::chrono::milliseconds timeout) {
+    auto m = session().make_message("resubmit_request");
+    m.set_content(resubmit_content{msg_ids});
+    const auto d = hub_reply(send(channel::query, -1, std::move(m)).get(timeout), "resubmit_reply");
+    std::map<std::string, std::string> out;
+    if (const auto* re = object_member(d, "resubmitted")) {
+        for (const auto& [key, value] : re->GetObject()) {
+            if (value.IsString()) {
+                out.emplace(std::string(key.GetString(), key.GetStringLength()), value.GetString());
+            }
+        }
+    }
+    return out;
+}
+
+stored_result client::wait_stored_result(const std::string& msg_id,
+                                         std::chrono::milliseconds timeout,
+                                         std::chrono::milliseconds poll) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto st = results({msg_id}, true, timeout);
+        if (std::find(st.completed.begin(), st.completed.end(), msg_id) != st.completed.end()) {
+            auto full = results({msg_id}, false, timeout);
+            if (full.records.empty()) {
+                throw client_error("the hub completed " + msg_id + " but sent no record");
+            }
+            return std::move(full.records.front());
+        }
+        if (std::chrono::steady_clock::now() + poll > deadline) {
+            throw timeout_error("the hub did not record " + msg_id + " as completed in time");
+        }
+        std::this_thread::sleep_for(poll);
+    }
+}
+
+std::vector<task_record> client::db_query(const msgpack::object& query,
+                                          const std::vector<std::string>& keys,
+                                          std::chrono::milliseconds timeout) {
+    auto m = session().make_message("db_request");
+    db_request_content c{.query = query};
+    if (!keys.empty()) c.keys = keys;
+    m.set_content(c);
+    auto r = send(channel::query, -1, std::move(m)).get(timeout);
+    const auto d = hub_reply(r, "db_reply");
+    auto it = d.FindMember("records");
+    if (it == d.MemberEnd() || !it->value.IsArray()) {
+        throw client_error("db_reply: records is not a list");
+    }
+    const auto& records = it->value;
+    const auto buffer_lens = lens_member(d, "buffer_lens");
+    const auto result_buffer_lens = lens_member(d, "result_buffer_lens");
+    if ((buffer_lens && buffer_lens->size() != records.Size()) ||
+        (result_buffer_lens && result_buffer_lens->size() != records.Size())) {
+        throw client_error("db_reply: buffer_lens do not match the records");
+    }
+    std::vector<task_record> out;
+    out.reserve(records.Size());
+    std::size_t next = 0;  // the hub sends each record's buffers, then its result buffers
+    for (rapidjson::SizeType i = 0; i < records.Size(); ++i) {
+        if (!records[i].IsObject()) throw client_error("db_reply: a record is not a map");
+        auto t = task_record_of(records[i]);
+        if (buffer_lens) t.buffers = take_buffers(r.buffers, next, (*buffer_lens)[i]);
+        if (result_buffer_lens) {
+            t.result_buffers = take_buffers(r.buffers, next, (*result_buffer_lens)[i]);
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+std::vector<task_record> client::db_query_ids(const std::vector<std::string>& msg_ids,
+                                              const std::vector<std::string>& keys,
+                                              std::chrono::milliseconds timeout) {
+    msgpack::zone z;
+    using in_list = std::map<std::string, std::vector<std::string>>;
+    const std::map<std::string, in_list> q{{"msg_id", in_list{{"$in", msg_ids}}}};
+    return db_query(msgpack::object(q, z), keys, timeout);
+}
+
+std::vector<task_record> client::db_query_completed(const std::vector<std::string>& keys,
+                                                    std::chrono::milliseconds timeout) {
+    msgpack::zone z;
+    using not_null = std::map<std::string, msgpack::type::nil_t>;
+    const std::map<std::string, not_null> q{{"completed", not_null{{"$ne", {}}}}};
+    return db_query(msgpack::object(q, z), keys, timeout);
 }
 
 }  // namespace zsession::ipp

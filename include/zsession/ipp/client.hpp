@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -207,6 +208,30 @@ struct hub_results {
     std::vector<stored_result> records{};  ///< one per completed id, in the hub's order
 };
 
+/// One task record of the hub's database, as db_query returns it (ipyparallel's
+/// `Client.db_query` dicts). A key the query's `keys` did not select, or that the hub stored as
+/// null, is empty here; `keys` lists the keys the hub sent (msg_id always).
+struct task_record {
+    std::string msg_id;
+    std::vector<std::string> keys{};  ///< the record's keys as sent, in the hub's order
+    std::string msg_type;             ///< of the request (header.msg_type)
+    std::string client_uuid, engine_uuid;
+    /// ISO 8601 dates as the hub sent them (null: empty): the request's, when an engine
+    /// started it, when it completed, when the hub got the reply.
+    std::string submitted, started, completed, received;
+    std::string resubmitted;      ///< the msg_id this request was resubmitted as
+    std::string result_msg_type;  ///< result_header.msg_type ("execute_reply")
+    std::string status;           ///< result_content.status
+    std::string stdout_text, stderr_text;
+    std::string result_content_json;  ///< result_content as JSON text ("" when absent/null)
+    std::string record_json;          ///< the whole record (without buffers) as JSON text
+    /// The request's and the reply's buffers (only when `keys` named "buffers" /
+    /// "result_buffers"): views of the db_reply's frames, split per record.
+    std::vector<buffer> buffers{}, result_buffers{};
+
+    bool has(std::string_view key) const;
+};
+
 /// Load-balanced request options: the task scheduler's metadata.
 struct task_options {
     std::vector<int> targets{};         ///< engine ids allowed; empty = any
@@ -287,6 +312,36 @@ class client {
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
     /// purge_request "all": drops every completed record.
     void purge_all_results(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+    /// resubmit_request: the hub sends each of `msg_ids` (requests it recorded, with their
+    /// buffers) again through the task scheduler under a new msg_id; returns old -> new.
+    /// The scheduler answers the hub, not this client, so a resubmitted request has no
+    /// future: follow it with results({new_id}) or wait_stored_result(new_id). An unknown
+    /// msg_id is a remote_error (KeyError, the hub's message names it).
+    std::map<std::string, std::string> resubmit(
+        const std::vector<std::string>& msg_ids,
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// Polls result_request until the hub has recorded `msg_id` as completed, then returns
+    /// its record. timeout_error when it is still pending after `timeout`.
+    stored_result wait_stored_result(const std::string& msg_id, std::chrono::milliseconds timeout,
+                                     std::chrono::milliseconds poll = std::chrono::milliseconds{
+                                         50});
+    /// db_request: the records matching `query`, a MongoDB-style map (`{"msg_id": {"$in":
+    /// [...]}}`, `{"completed": {"$ne": null}}`, `{"engine_uuid": "..."}`; the hub reads
+    /// ISO 8601 strings as dates). `keys`: the record keys to return (msg_id always); empty =
+    /// every key but the buffers. A query the database rejects (not a map, an unknown
+    /// operator) is a remote_error.
+    std::vector<task_record> db_query(const msgpack::object& query,
+                                      const std::vector<std::string>& keys = {},
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// db_query of `{"msg_id": {"$in": msg_ids}}`.
+    std::vector<task_record> db_query_ids(
+        const std::vector<std::string>& msg_ids, const std::vector<std::string>& keys = {},
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// db_query of `{"completed": {"$ne": null}}`: every completed request still recorded.
+    std::vector<task_record> db_query_completed(
+        const std::vector<std::string>& keys = {},
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     /// Which socket a raw request goes through (query: the hub itself; engine_id ignored).
     enum class channel { mux, task, control, query };
