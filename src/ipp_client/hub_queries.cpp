@@ -102,17 +102,24 @@ std::string json_text(const rapidjson::Value& v) {
     return {out.GetString(), out.GetSize()};
 }
 
+/// A hub record's result fields: result_header.msg_type, result_content.status and
+/// result_content as JSON text (each left empty when absent).
+void read_result(const rapidjson::Value& rec, std::string& msg_type, std::string& status,
+                 std::string& content_json) {
+    if (const auto* h = object_member(rec, "result_header")) {
+        msg_type = string_member(*h, "msg_type");
+    }
+    if (const auto* c = object_member(rec, "result_content")) {
+        status = string_member(*c, "status");
+        content_json = json_text(*c);
+    }
+}
+
 stored_result record_of(const std::string& msg_id, const rapidjson::Value& rec) {
     stored_result s;
     s.msg_id = msg_id;
     s.received = string_member(rec, "received");
-    if (const auto* h = object_member(rec, "result_header")) {
-        s.msg_type = string_member(*h, "msg_type");
-    }
-    if (const auto* c = object_member(rec, "result_content")) {
-        s.status = string_member(*c, "status");
-        s.result_content_json = json_text(*c);
-    }
+    read_result(rec, s.msg_type, s.status, s.result_content_json);
     if (const auto* m = object_member(rec, "result_metadata")) {
         s.engine_uuid = string_member(*m, "engine");
     }
@@ -163,13 +170,7 @@ task_record task_record_of(const rapidjson::Value& rec) {
     t.completed = string_member(rec, "completed");
     t.received = string_member(rec, "received");
     t.resubmitted = string_member(rec, "resubmitted");
-    if (const auto* h = object_member(rec, "result_header")) {
-        t.result_msg_type = string_member(*h, "msg_type");
-    }
-    if (const auto* c = object_member(rec, "result_content")) {
-        t.status = string_member(*c, "status");
-        t.result_content_json = json_text(*c);
-    }
+    read_result(rec, t.result_msg_type, t.status, t.result_content_json);
     t.stdout_text = string_member(rec, "stdout");
     t.stderr_text = string_member(rec, "stderr");
     t.record_json = json_text(rec);
