@@ -10,6 +10,7 @@
 // Pinned by default (--no-pin to disable): on a VM, two threads blocking on different vCPUs
 // pay a cross-CPU wake-up (~35 us) per hop that hides everything else. Session and raw run
 // in alternating blocks on the same sockets, so both see the same machine.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -148,7 +149,13 @@ void run(const bench::options& o, variant v, zmq::context_t& ctx, const std::str
     }
     const auto raw = bench::summarize(samples[0]);
     const auto ses = bench::summarize(samples[1]);
-    const double ratio = bench::summarize(pair_ratios).median;
+    // The true median (the mean of the middle two for an even count), not summarize's
+    // nearest rank, which for two pairs (--quick) would report the smaller ratio.
+    std::sort(pair_ratios.begin(), pair_ratios.end());
+    const std::size_t mid = pair_ratios.size() / 2;
+    const double ratio = pair_ratios.size() % 2 == 1
+                             ? pair_ratios[mid]
+                             : (pair_ratios[mid - 1] + pair_ratios[mid]) / 2;
     const std::string mode = buf ? "request+buffer" : "request";
     for (int is_session = 0; is_session < 2; ++is_session) {
         const auto& p = is_session ? ses : raw;

@@ -15,8 +15,8 @@ replay_history::replay_history(std::size_t capacity, std::size_t digest_size,
     ring_.resize(capacity_ * digest_size_);
     // Four entries per digest remembered: buckets hold 2 on average, so two choices of 8
     // almost never both fill up.
-    if (bucket_count == 0)
-        bucket_count = std::max<std::size_t>(2, std::bit_ceil((capacity_ + 1) / 2));
+    if (bucket_count == 0) bucket_count = (capacity_ + 1) / 2;
+    bucket_count = std::max<std::size_t>(2, std::bit_ceil(bucket_count));  // so shift_ < 64
     buckets_.assign(bucket_count, bucket{});
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(bucket_count));
 }

@@ -16,8 +16,8 @@ namespace zsession::detail {
 /// Thread-safe (one mutex).
 class replay_history {
   public:
-    /// `bucket_count` (a power of two, at least 2) overrides the index's size; 0 sizes it
-    /// for `capacity`. `first_number` numbers the first digest. Both are for tests: a tiny
+    /// `bucket_count` (rounded up to a power of two, at least 2) overrides the index's size; 0
+    /// sizes it for `capacity`. `first_number` numbers the first digest. Both are for tests: a tiny
     /// index drives the overflow list, a first number near 2^32 the numbers' wrap.
     replay_history(std::size_t capacity, std::size_t digest_size, std::size_t bucket_count = 0,
                    std::uint64_t first_number = 1);

@@ -251,13 +251,16 @@ std::map<std::string, std::string> client::resubmit(const std::vector<std::strin
     auto m = session().make_message("resubmit_request");
     m.set_content(resubmit_content{msg_ids});
     const auto d = hub_reply(send(channel::query, -1, std::move(m)).get(timeout), "resubmit_reply");
+    const auto* re = object_member(d, "resubmitted");
+    if (re == nullptr) throw client_error("resubmit_reply: no 'resubmitted' map");
     std::map<std::string, std::string> out;
-    if (const auto* re = object_member(d, "resubmitted")) {
-        for (const auto& [key, value] : re->GetObject()) {
-            if (value.IsString()) {
-                out.emplace(std::string(key.GetString(), key.GetStringLength()), value.GetString());
-            }
-        }
+    for (const auto& [key, value] : re->GetObject()) {
+        if (!value.IsString()) throw client_error("resubmit_reply: a new msg_id is not a string");
+        out.emplace(std::string(key.GetString(), key.GetStringLength()),
+                    std::string(value.GetString(), value.GetStringLength()));
+    }
+    for (const auto& id : msg_ids) {
+        if (!out.contains(id)) throw client_error("resubmit_reply: no new msg_id for " + id);
     }
     return out;
 }
@@ -265,20 +268,28 @@ std::map<std::string, std::string> client::resubmit(const std::vector<std::strin
 stored_result client::wait_stored_result(const std::string& msg_id,
                                          std::chrono::milliseconds timeout,
                                          std::chrono::milliseconds poll) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    // No overflow for any timeout: the deadline is at most a year ahead.
+    const auto deadline =
+        start + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
+    const auto left = [&] {  // time left, at least 1 ms for a last query at the deadline
+        return std::max(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()),
+            std::chrono::milliseconds(1));
+    };
     for (;;) {
-        const auto st = results({msg_id}, true, timeout);
+        const bool last = clock::now() >= deadline;
+        const auto st = results({msg_id}, true, left());
         if (std::find(st.completed.begin(), st.completed.end(), msg_id) != st.completed.end()) {
-            auto full = results({msg_id}, false, timeout);
+            auto full = results({msg_id}, false, left());
             if (full.records.empty()) {
                 throw client_error("the hub completed " + msg_id + " but sent no record");
             }
             return std::move(full.records.front());
         }
-        if (std::chrono::steady_clock::now() + poll > deadline) {
-            throw timeout_error("the hub did not record " + msg_id + " as completed in time");
-        }
-        std::this_thread::sleep_for(poll);
+        if (last) throw timeout_error("the hub did not record " + msg_id + " as completed in time");
+        std::this_thread::sleep_for(std::min<clock::duration>(poll, deadline - clock::now()));
     }
 }
 
@@ -313,6 +324,10 @@ std::vector<task_record> client::db_query(const msgpack::object& query,
             t.result_buffers = take_buffers(r.buffers, next, (*result_buffer_lens)[i]);
         }
         out.push_back(std::move(t));
+    }
+    if (next != r.buffers.size()) {
+        throw client_error("db_reply: " + std::to_string(r.buffers.size() - next) +
+                           " buffers not claimed by buffer_lens / result_buffer_lens");
     }
     return out;
 }

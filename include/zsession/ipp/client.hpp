@@ -317,7 +317,8 @@ class client {
     /// buffers) again through the task scheduler under a new msg_id; returns old -> new.
     /// The scheduler answers the hub, not this client, so a resubmitted request has no
     /// future: follow it with results({new_id}) or wait_stored_result(new_id). An unknown
-    /// msg_id is a remote_error (KeyError, the hub's message names it).
+    /// msg_id is a remote_error (KeyError, the hub's message names it); a reply without a
+    /// new msg_id for each of `msg_ids` is a client_error.
     std::map<std::string, std::string> resubmit(
         const std::vector<std::string>& msg_ids,
         std::chrono::milliseconds timeout = std::chrono::seconds(10));
