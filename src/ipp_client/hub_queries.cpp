@@ -280,7 +280,15 @@ stored_result client::wait_stored_result(const std::string& msg_id,
     };
     for (;;) {
         const bool last = clock::now() >= deadline;
-        const auto st = results({msg_id}, true, left());
+        hub_results st;
+        try {
+            st = results({msg_id}, true, left());
+        } catch (const remote_error& e) {
+            // The hub learns of a request submitted through a scheduler a moment after the
+            // client sent it: until then the id is unknown to it. A KeyError is final only
+            // at the deadline.
+            if (e.ename != "KeyError" || last) throw;
+        }
         if (std::find(st.completed.begin(), st.completed.end(), msg_id) != st.completed.end()) {
             auto full = results({msg_id}, false, left());
             if (full.records.empty()) {

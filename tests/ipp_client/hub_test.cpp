@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -345,5 +346,19 @@ TEST_CASE("hub: resubmit runs a completed task again under a new msg_id") {
         CHECK(e.ename == "KeyError");
         CHECK(e.evalue.find("no-such-msg-id") != std::string::npos);
     }
-    CHECK_THROWS_AS(shared_client().wait_stored_result("no-such-msg-id", 1s), remote_error);
+    // An id the hub never learns of: its KeyError, once the wait is over.
+    CHECK_THROWS_AS(shared_client().wait_stored_result("no-such-msg-id", 300ms), remote_error);
+}
+
+TEST_CASE("hub: wait_stored_result gives up at its deadline, not before, not long after") {
+    // A task that runs for 3 s: still pending when the wait's 400 ms are up.
+    auto slow = shared_client().execute_balanced("import time; time.sleep(3); print('late')");
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(shared_client().wait_stored_result(slow.msg_id(), 400ms, 150ms), timeout_error);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    CHECK(waited >= 400ms);  // polled up to the deadline (it used to stop one poll early)
+    CHECK(waited < 2s);      // and each query was given only the time left
+    REQUIRE(slow.get(30s).ok());
+    hub_knows_completed(slow.msg_id());
+    CHECK(shared_client().wait_stored_result(slow.msg_id(), 10s).stdout_text == "late\n");
 }

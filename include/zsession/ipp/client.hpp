@@ -323,7 +323,10 @@ class client {
         const std::vector<std::string>& msg_ids,
         std::chrono::milliseconds timeout = std::chrono::seconds(10));
     /// Polls result_request until the hub has recorded `msg_id` as completed, then returns
-    /// its record. timeout_error when it is still pending after `timeout`.
+    /// its record. timeout_error when it is still pending after `timeout`; the hub's
+    /// remote_error (KeyError) when it still does not know `msg_id` then (a request just
+    /// submitted through a scheduler reaches the hub a moment later, so a KeyError before the
+    /// deadline is polled through).
     stored_result wait_stored_result(const std::string& msg_id, std::chrono::milliseconds timeout,
                                      std::chrono::milliseconds poll = std::chrono::milliseconds{
                                          50});
