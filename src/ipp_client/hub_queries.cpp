@@ -273,10 +273,13 @@ stored_result client::wait_stored_result(const std::string& msg_id,
     // No overflow for any timeout: the deadline is at most a year ahead.
     const auto deadline =
         start + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
-    const auto left = [&] {  // time left, at least 1 ms for a last query at the deadline
+    // Each query gets the time left, but at least `grace` (the hub answers in milliseconds),
+    // so the last query, at the deadline, can still bring the hub's answer: the wait ends at
+    // most 2 x grace after the deadline.
+    const std::chrono::milliseconds grace(250);
+    const auto left = [&] {
         return std::max(
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()),
-            std::chrono::milliseconds(1));
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()), grace);
     };
     for (;;) {
         const bool last = clock::now() >= deadline;

@@ -326,7 +326,9 @@ class client {
     /// its record. timeout_error when it is still pending after `timeout`; the hub's
     /// remote_error (KeyError) when it still does not know `msg_id` then (a request just
     /// submitted through a scheduler reaches the hub a moment later, so a KeyError before the
-    /// deadline is polled through).
+    /// deadline is polled through). Each query is given the time left, at least
+    /// 250 ms (so a zero timeout still asks once): the call returns at most 0.5 s after the
+    /// deadline.
     stored_result wait_stored_result(const std::string& msg_id, std::chrono::milliseconds timeout,
                                      std::chrono::milliseconds poll = std::chrono::milliseconds{
                                          50});
