@@ -88,32 +88,20 @@ void read_header_field(const msgpack::object& v, std::string_view name, inline_s
 
 void read_header(const msgpack::object& map, bool strict, const char* what, header& out) {
     if (map.type != msgpack::type::MAP) throw decode_error(std::string(what) + " is not a map");
-    const auto fields = header_fields(out);
-    constexpr unsigned n = fields.size();
-    unsigned seen = 0;  // one bit per field
-    unsigned next = 0;  // the field expected next: peers write them in wire order
+    header_filler fill(out);
     // One pass over the map; keys that are not header fields are ignored.
     for (const auto& kv : std::span(map.via.map.ptr, map.via.map.size)) {
         if (kv.key.type != msgpack::type::STR) continue;
         const std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
-        for (unsigned k = 0; k < n; ++k) {
-            const unsigned i = next + k < n ? next + k : next + k - n;
-            if (fields[i].first != key) continue;
-            if (seen & (1u << i)) {
-                throw decode_error(std::string(what) + " has '" + std::string(key) + "' twice");
-            }
-            seen |= 1u << i;
-            read_header_field(kv.val, fields[i].first, *fields[i].second, strict, what);
-            next = i + 1 < n ? i + 1 : 0;
-            break;
+        bool repeated = false;
+        inline_string* const field = fill.field(key, &repeated);
+        if (repeated) {
+            throw decode_error(std::string(what) + " has '" + std::string(key) + "' twice");
         }
+        if (field != nullptr) read_header_field(kv.val, key, *field, strict, what);
     }
-    for (unsigned i = 0; i < n; ++i) {
-        if (seen & (1u << i)) continue;
-        if (strict) {
-            throw decode_error(std::string(what) + " lacks '" + std::string(fields[i].first) + "'");
-        }
-        fields[i].second->clear();
+    if (!fill.finish(strict)) {
+        throw decode_error(std::string(what) + " lacks '" + std::string(fill.missing()) + "'");
     }
 }
 

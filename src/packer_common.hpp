@@ -28,21 +28,23 @@ std::array<std::pair<std::string_view, inline_string*>, 6> header_fields(header&
 /// one key comparison each.
 void read_header(const msgpack::object& map, bool strict, const char* what, header& out);
 
-/// The direct header readers' shared part (each packer's try_read_header, packer.hpp): the
-/// fields of `out` as a header map's entries arrive. It accepts only what read_header would
-/// read the same way; anything else is left to read_header (field() returns nullptr,
-/// finish() false). `out` is unspecified until finish() returned true.
+/// Matching a header map's keys to the fields of `out` as the entries arrive: read_header
+/// and each packer's try_read_header (packer.hpp). `out` is unspecified until finish()
+/// returned true.
 class header_filler {
   public:
     explicit header_filler(header& out) noexcept : fields_(header_fields(out)) {}
-    /// The field named `key`, marked seen; nullptr when `key` is not a header field or was
-    /// seen already. Fields in wire order cost one comparison each.
-    inline_string* field(std::string_view key) noexcept {
-        constexpr unsigned n = std::tuple_size_v<decltype(fields_)>;
+    /// The field named `key`, marked seen; nullptr when `key` is not a header field, or was
+    /// seen already (then `*repeated`, when given, is set). Fields in wire order (as every
+    /// known peer writes them) cost one comparison each.
+    inline_string* field(std::string_view key, bool* repeated = nullptr) noexcept {
         for (unsigned k = 0; k < n; ++k) {
             const unsigned i = next_ + k < n ? next_ + k : next_ + k - n;
             if (fields_[i].first != key) continue;
-            if (seen_ & (1u << i)) return nullptr;
+            if (seen_ & (1u << i)) {
+                if (repeated) *repeated = true;
+                return nullptr;
+            }
             seen_ |= 1u << i;
             next_ = i + 1 < n ? i + 1 : 0;
             return fields_[i].second;
@@ -52,7 +54,6 @@ class header_filler {
     /// After the last entry: clears the fields not seen and returns true, or (with `strict`,
     /// when one is missing) returns false.
     bool finish(bool strict) noexcept {
-        constexpr unsigned n = std::tuple_size_v<decltype(fields_)>;
         if (seen_ == (1u << n) - 1) return true;
         if (strict) return false;
         for (unsigned i = 0; i < n; ++i) {
@@ -60,9 +61,17 @@ class header_filler {
         }
         return true;
     }
+    /// The name of the first field (in wire order) not seen; empty when every one was.
+    std::string_view missing() const noexcept {
+        for (unsigned i = 0; i < n; ++i) {
+            if (!(seen_ & (1u << i))) return fields_[i].first;
+        }
+        return {};
+    }
 
   private:
-    std::array<std::pair<std::string_view, inline_string*>, 6> fields_;
+    static constexpr unsigned n = 6;
+    std::array<std::pair<std::string_view, inline_string*>, n> fields_;
     unsigned seen_ = 0;  // one bit per field
     unsigned next_ = 0;  // the field expected next
 };

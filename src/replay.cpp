@@ -54,9 +54,9 @@ bool replay_history::find(const bucket& b, std::uint32_t tag, const std::byte* d
     return false;
 }
 
-unsigned replay_history::free_ways(const bucket& b, const replay_history& h) {
+unsigned replay_history::free_ways(const bucket& b) const {
     unsigned n = 0;
-    for (unsigned k = 0; k < ways; ++k) n += h.live(b.seq[k]) ? 0 : 1;
+    for (unsigned k = 0; k < ways; ++k) n += live(b.seq[k]) ? 0 : 1;
     return n;
 }
 
@@ -76,10 +76,9 @@ bool replay_history::insert(bytes_view digest) {
         }
     }
 
-    const unsigned free1 = free_ways(b1, *this), free2 = free_ways(b2, *this);
+    const unsigned free1 = free_ways(b1), free2 = free_ways(b2);
     if (free1 == 0 && free2 == 0) {
-        std::erase_if(spill_, [&](const spilled& s) { return !spilled_live(s); });
-        spill_.push_back({next_, tag});
+        spill_.push_back({next_, tag});  // the list holds no stale entry (pruned below)
     } else {
         bucket& b = free1 >= free2 ? b1 : b2;
         unsigned k = 0;
@@ -90,6 +89,7 @@ bool replay_history::insert(bytes_view digest) {
     std::memcpy(ring_.data() + ((next_ - 1) % capacity_) * digest_size_, d, digest_size_);
     ++next_;
     if (count_ < capacity_) ++count_;
+    // Oldest first: the entries this insert made stale are at the front.
     if (!spill_.empty() && !spilled_live(spill_.front())) {
         std::erase_if(spill_, [&](const spilled& s) { return !spilled_live(s); });
     }

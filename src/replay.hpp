@@ -56,7 +56,7 @@ class replay_history {
     /// Whether digest number `seq` (its low 32 bits, live) is `digest`.
     bool holds(std::uint32_t seq, const std::byte* digest) const;
     bool find(const bucket& b, std::uint32_t tag, const std::byte* digest) const;
-    static unsigned free_ways(const bucket& b, const replay_history& h);
+    unsigned free_ways(const bucket& b) const;  // entries not live
 
     std::size_t capacity_, digest_size_;
     mutable std::mutex mutex_;
