@@ -2,9 +2,44 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace zsession::detail {
+
+namespace {
+
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+
+}  // namespace
+
+void replay_history::free_memory::operator()(bucket* p) const {
+    std::free(p);
+}
+
+replay_history::bucket* replay_history::allocate_buckets(std::size_t n) {
+    // An index of 2 MiB or more is aligned to (and a multiple of) 2 MiB and asked to be
+    // backed by transparent huge pages: its lookups land anywhere in it, one TLB entry per
+    // 2 MiB instead of one per 4 KiB. Without them (not Linux, THP off) it is ordinary memory.
+    std::size_t bytes = n * sizeof(bucket);
+    std::size_t align = alignof(bucket);
+    if (bytes >= huge_page) {
+        align = huge_page;
+        bytes = (bytes + huge_page - 1) / huge_page * huge_page;
+    }
+    void* p = std::aligned_alloc(align, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (align == huge_page) (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure is fine
+#endif
+    std::memset(p, 0, bytes);
+    return static_cast<bucket*>(p);
+}
 
 replay_history::replay_history(std::size_t capacity, std::size_t digest_size,
                                std::size_t bucket_count, std::uint64_t first_number)
@@ -13,11 +48,12 @@ replay_history::replay_history(std::size_t capacity, std::size_t digest_size,
       next_(std::max<std::uint64_t>(first_number, 1)) {
     if (capacity_ == 0) return;
     ring_.resize(capacity_ * digest_size_);
-    // Four entries per digest remembered: buckets hold 2 on average, so two choices of 8
-    // almost never both fill up.
+    // Seven entries per bucket, two digests per bucket on average: a first bucket is full
+    // (7 live) for under 1 % of the digests recorded, so second buckets are rarely read.
     if (bucket_count == 0) bucket_count = (capacity_ + 1) / 2;
     bucket_count = std::max<std::size_t>(2, std::bit_ceil(bucket_count));  // so shift_ < 64
-    buckets_.assign(bucket_count, bucket{});
+    buckets_.reset(allocate_buckets(bucket_count));
+    mask_ = bucket_count - 1;
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(bucket_count));
 }
 
@@ -54,10 +90,29 @@ bool replay_history::find(const bucket& b, std::uint32_t tag, const std::byte* d
     return false;
 }
 
-unsigned replay_history::free_ways(const bucket& b) const {
-    unsigned n = 0;
-    for (unsigned k = 0; k < ways; ++k) n += live(b.seq[k]) ? 0 : 1;
-    return n;
+unsigned replay_history::free_way(const bucket& b) const {
+    unsigned k = 0;
+    while (k < ways && live(b.seq[k])) ++k;
+    return k;
+}
+
+void replay_history::prefetch_hex(bytes_view hex) const noexcept {
+    if (capacity_ == 0 || hex.size() != 2 * digest_size_ || digest_size_ > 64) return;
+    std::byte digest[64];
+    const auto* c = reinterpret_cast<const unsigned char*>(hex.data());
+    for (std::size_t i = 0; i < digest_size_; ++i) {
+        // '0'-'9' -> 0-9, 'a'-'f' (and 'A'-'F') -> 10-15; other bytes give some value: the
+        // line fetched is then only a wasted hint.
+        const auto nibble = [](unsigned v) { return (v & 0xFu) + 9u * (v >> 6); };
+        digest[i] = static_cast<std::byte>((nibble(c[2 * i]) << 4) | (nibble(c[2 * i + 1]) & 0xFu));
+    }
+    __builtin_prefetch(&buckets_[hash(digest) & mask_]);
+}
+
+replay_history::placement replay_history::buckets_of(bytes_view digest) const {
+    if (capacity_ == 0) return {0, 0};
+    const std::uint64_t h = hash(digest.data());
+    return {h & mask_, (h * 0xFF51AFD7ED558CCDu) >> shift_};
 }
 
 bool replay_history::insert(bytes_view digest) {
@@ -65,10 +120,17 @@ bool replay_history::insert(bytes_view digest) {
     const std::byte* d = digest.data();
     const std::uint64_t h = hash(d);
     const auto tag = static_cast<std::uint32_t>(h >> 32);
-    bucket& b1 = buckets_[h & (buckets_.size() - 1)];
+    bucket& b1 = buckets_[h & mask_];
     bucket& b2 = buckets_[(h * 0xFF51AFD7ED558CCDu) >> shift_];
+    const auto seq = static_cast<std::uint32_t>(next_);
     std::lock_guard lock(mutex_);
-    if (find(b1, tag, d) || find(b2, tag, d)) return false;
+    if (find(b1, tag, d)) return false;
+    // A live mark: some digest that found b1 full may be remembered in its second bucket.
+    const bool marked = live(b1.mark);
+    if (marked) {
+        ++stats_.second_reads;
+        if (find(b2, tag, d)) return false;
+    }
     const auto spilled_live = [this](const spilled& s) { return next_ - s.number - 1 < count_; };
     for (const spilled& s : spill_) {
         if (s.tag == tag && spilled_live(s) && holds(static_cast<std::uint32_t>(s.number), d)) {
@@ -76,15 +138,17 @@ bool replay_history::insert(bytes_view digest) {
         }
     }
 
-    const unsigned free1 = free_ways(b1), free2 = free_ways(b2);
-    if (free1 == 0 && free2 == 0) {
-        spill_.push_back({next_, tag});  // the list holds no stale entry (pruned below)
+    if (const unsigned k = free_way(b1); k < ways) {
+        b1.tag[k] = tag;
+        b1.seq[k] = seq;
+    } else if (const unsigned k2 = free_way(b2); k2 < ways) {
+        b2.tag[k2] = tag;
+        b2.seq[k2] = seq;
+        b1.mark = seq;
+        ++stats_.displaced;
     } else {
-        bucket& b = free1 >= free2 ? b1 : b2;
-        unsigned k = 0;
-        while (live(b.seq[k])) ++k;
-        b.tag[k] = tag;
-        b.seq[k] = static_cast<std::uint32_t>(next_);
+        spill_.push_back({next_, tag});  // the list holds no stale entry (pruned below)
+        ++stats_.spilled;
     }
     std::memcpy(ring_.data() + ((next_ - 1) % capacity_) * digest_size_, d, digest_size_);
     ++next_;
@@ -99,6 +163,11 @@ bool replay_history::insert(bytes_view digest) {
 std::size_t replay_history::size() const {
     std::lock_guard lock(mutex_);
     return count_;
+}
+
+replay_history::counters replay_history::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
 }
 
 }  // namespace zsession::detail
