@@ -155,6 +155,7 @@ std::size_t codec::verify(const frames& in) const {
     if (signature.size() != impl_->signer->hex_size()) {
         throw signature_error("signature has the wrong length");
     }
+    impl_->history.prefetch_hex(signature);  // its index line loads during the HMAC
     unsigned char digest[detail::hmac_signer::max_digest_size];
     if (!impl_->signer->verify_hex(signature, parts, digest)) {
         throw signature_error("invalid signature");
