@@ -122,8 +122,8 @@ bool replay_history::insert(bytes_view digest) {
     const auto tag = static_cast<std::uint32_t>(h >> 32);
     bucket& b1 = buckets_[h & mask_];
     bucket& b2 = buckets_[(h * 0xFF51AFD7ED558CCDu) >> shift_];
-    const auto seq = static_cast<std::uint32_t>(next_);
     std::lock_guard lock(mutex_);
+    const auto seq = static_cast<std::uint32_t>(next_);
     if (find(b1, tag, d)) return false;
     // A live mark: some digest that found b1 full may be remembered in its second bucket.
     const bool marked = live(b1.mark);

@@ -4,6 +4,7 @@
 #include <deque>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "../src/replay.hpp"
 
@@ -202,6 +203,31 @@ TEST_CASE("at the default size few digests leave their first bucket") {
     CHECK(s.spilled < n / 10000);
     MESSAGE("per 300000: displaced ", s.displaced, ", second-line reads ", s.second_reads,
             ", spilled ", s.spilled);
+}
+
+TEST_CASE("threads recording the same digests: each is accepted exactly once") {
+    // Four threads offer the same 4000 digests (in different orders) to a history that
+    // remembers them all, on a small index so that marks and second buckets are in play.
+    replay_history h(8000, 32, 1024);
+    std::vector<std::string> ds(4000, std::string(32, '\0'));
+    std::mt19937_64 rng(5);
+    for (auto& d : ds) {
+        for (auto& c : d) c = static_cast<char>(rng());
+    }
+    std::vector<int> accepted(4, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (std::size_t i = 0; i < ds.size(); ++i) {
+                const std::size_t k = t % 2 == 0 ? i : ds.size() - 1 - i;
+                accepted[static_cast<std::size_t>(t)] += h.insert(bytes_view(ds[k])) ? 1 : 0;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(accepted[0] + accepted[1] + accepted[2] + accepted[3] == 4000);
+    CHECK(h.size() == 4000);
+    CHECK(h.stats().displaced > 0);
 }
 
 TEST_CASE("capacity 0 disables the history") {
