@@ -90,9 +90,8 @@ void codec::encode_into(const message& m, frames& out) const {
     for (const auto& id : m.identities) out.emplace_back(id.data(), id.size());
     out.emplace_back(delimiter.data(), delimiter.size());
     if (impl_->signer) {
-        char signature[2 * detail::hmac_signer::max_digest_size];
-        impl_->signer->sign_hex(parts, signature);
-        out.emplace_back(signature, impl_->signer->hex_size());
+        // Hexed straight into its frame.
+        impl_->signer->sign_hex(parts, out.emplace_back(impl_->signer->hex_size()).data<char>());
     } else {
         out.emplace_back();
     }

@@ -519,35 +519,41 @@ void write_value(json_out& w, const msgpack::object& o, const char* where, std::
 
 void json_pack_header(const header& h, std::string& out) {
     json_out w(out);
-    w.reserve(1);
+    if (h.empty()) {
+        w.reserve(2);
+        w.append("{}");
+        return;
+    }
+    const auto fields = header_fields(h);
+    std::size_t room = 2;  // '{' and '}', and `"name":"value",` for each plain value
+    for (const auto& [k, v] : fields) room += k.size() + v->size() + 6;
+    w.reserve(room);  // the one growth for the usual header, whose values are all plain
     w.put('{');
-    if (!h.empty()) {
-        for (const auto& [k, v] : header_fields(h)) {
-            // The field names are plain ASCII: written without a scan.
-            const std::string_view s = *v;
-            const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-            const std::size_t first = find_special(p, s.size(), 0);
-            if (first == s.size()) {  // `"name":"value",` in one go
-                const std::size_t n = k.size() + s.size() + 6;
-                w.reserve(n);
-                char* o = w.cursor();
-                o[0] = '"';
-                copy_bytes(o + 1, k.data(), k.size());
-                o += k.size() + 1;
-                std::memcpy(o, "\":\"", 3);
-                copy_bytes(o + 3, s.data(), s.size());
-                o += s.size() + 3;
-                o[0] = '"';
-                o[1] = ',';
-                w.advance(n);
-            } else {
-                w.reserve(k.size() + 3);
-                w.put('"');
-                w.append(k);
-                w.put('"');
-                w.put(':');
-                write_string_slow(w, s, ',', first);
-            }
+    for (const auto& [k, v] : fields) {
+        // The field names are plain ASCII: written without a scan.
+        const std::string_view s = *v;
+        const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+        const std::size_t first = find_special(p, s.size(), 0);
+        if (first == s.size()) {  // `"name":"value",` in one go
+            const std::size_t n = k.size() + s.size() + 6;
+            w.reserve(n);  // made above unless a value took the slow path
+            char* o = w.cursor();
+            o[0] = '"';
+            copy_bytes(o + 1, k.data(), k.size());
+            o += k.size() + 1;
+            std::memcpy(o, "\":\"", 3);
+            copy_bytes(o + 3, s.data(), s.size());
+            o += s.size() + 3;
+            o[0] = '"';
+            o[1] = ',';
+            w.advance(n);
+        } else {
+            w.reserve(k.size() + 3);
+            w.put('"');
+            w.append(k);
+            w.put('"');
+            w.put(':');
+            write_string_slow(w, s, ',', first);
         }
     }
     w.close('}');
