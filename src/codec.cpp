@@ -9,6 +9,7 @@
 #include "packer_common.hpp"
 #include "received_maps.hpp"
 #include "replay.hpp"
+#include "tls_pin.hpp"
 
 namespace zsession {
 
@@ -72,7 +73,8 @@ void codec::encode_into(const message& m, frames& out) const {
     const auto& pk = impl_->packer;
     // One scratch string per thread holds the four packed maps; it keeps its capacity so the
     // steady state allocates nothing here.
-    thread_local std::string scratch;
+    thread_local std::string tls_scratch;
+    std::string& scratch = detail::pin_thread_local(tls_scratch);  // one lookup, not three
     scratch.clear();
     std::array<std::size_t, 5> at{};
     pk.pack_header(m.header, scratch);

@@ -13,6 +13,7 @@
 #include "header_ids.hpp"
 #include "hex.hpp"
 #include "text_util.hpp"
+#include "tls_pin.hpp"
 
 namespace zsession {
 
@@ -156,26 +157,28 @@ thread_local per_thread state;
 
 std::string new_uuid4() {
     std::string out(uuid_size, '\0');
-    state.write_uuid4(out.data());
+    detail::pin_thread_local(state).write_uuid4(out.data());
     return out;
 }
 
 void new_uuid4(inline_string& out) {
-    state.write_uuid4(out.resize_for_overwrite(uuid_size));
+    char* const p = out.resize_for_overwrite(uuid_size);
+    detail::pin_thread_local(state).write_uuid4(p);
 }
 
 std::string utc_now_iso8601() {
     std::string out(detail::iso8601_size, '\0');
-    state.write_utc_now(out.data());
+    detail::pin_thread_local(state).write_utc_now(out.data());
     return out;
 }
 
 void utc_now_iso8601(inline_string& out) {
-    state.write_utc_now(out.resize_for_overwrite(detail::iso8601_size));
+    char* const p = out.resize_for_overwrite(detail::iso8601_size);
+    detail::pin_thread_local(state).write_utc_now(p);
 }
 
 void detail::fresh_id_and_date(inline_string& msg_id, inline_string& date) {
-    per_thread& t = state;  // the one lookup
+    per_thread& t = detail::pin_thread_local(state);  // the one lookup
     char* const id = msg_id.resize_for_overwrite(uuid_size);
     char* const d = date.resize_for_overwrite(detail::iso8601_size);
     t.write_uuid4(id);
