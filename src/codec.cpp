@@ -9,6 +9,7 @@
 #include "packer_common.hpp"
 #include "received_maps.hpp"
 #include "replay.hpp"
+#include "tls_pin.hpp"
 
 namespace zsession {
 
@@ -72,7 +73,8 @@ void codec::encode_into(const message& m, frames& out) const {
     const auto& pk = impl_->packer;
     // One scratch string per thread holds the four packed maps; it keeps its capacity so the
     // steady state allocates nothing here.
-    thread_local std::string scratch;
+    thread_local std::string tls_scratch;
+    std::string& scratch = detail::pin_thread_local(tls_scratch);  // one lookup, not three
     scratch.clear();
     std::array<std::size_t, 5> at{};
     pk.pack_header(m.header, scratch);
@@ -90,9 +92,8 @@ void codec::encode_into(const message& m, frames& out) const {
     for (const auto& id : m.identities) out.emplace_back(id.data(), id.size());
     out.emplace_back(delimiter.data(), delimiter.size());
     if (impl_->signer) {
-        char signature[2 * detail::hmac_signer::max_digest_size];
-        impl_->signer->sign_hex(parts, signature);
-        out.emplace_back(signature, impl_->signer->hex_size());
+        // Hexed straight into its frame.
+        impl_->signer->sign_hex(parts, out.emplace_back(impl_->signer->hex_size()).data<char>());
     } else {
         out.emplace_back();
     }

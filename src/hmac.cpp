@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "text_util.hpp"
+#include "hex.hpp"
 #include "zsession/error.hpp"
 
 namespace zsession::detail {
@@ -27,13 +27,6 @@ static_assert(hmac_signer::max_digest_size == EVP_MAX_MD_SIZE);
 struct ctx_free {
     void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
 };
-
-void to_hex(const unsigned char* in, std::size_t n, char* out) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = hex_digits[in[i] >> 4];
-        out[2 * i + 1] = hex_digits[in[i] & 0xF];
-    }
-}
 
 /// Calls `update(data, size)` once per run of adjacent parts (the encoder's four maps sit
 /// back to back in one string), in order: fewer calls, the same bytes hashed.
@@ -167,16 +160,18 @@ void hmac_signer::mac(std::span<const bytes_view> parts, unsigned char* out) con
 void hmac_signer::sign_hex(std::span<const bytes_view> parts, char* out) const {
     unsigned char digest[max_digest];
     mac(parts, digest);
-    to_hex(digest, digest_size_, out);
+    write_hex(digest, digest_size_, out);
 }
 
 bool hmac_signer::verify_hex(bytes_view signature, std::span<const bytes_view> parts,
                              unsigned char* digest_out) const {
     if (signature.size() != hex_size()) return false;
     mac(parts, digest_out);
+    // The expected hex compared with the received one in constant time (hex, not binary: a
+    // received signature in upper case or with a non-hex byte fails as before).
     char expected[2 * max_digest];
-    to_hex(digest_out, digest_size_, expected);
-    return CRYPTO_memcmp(expected, signature.data(), hex_size()) == 0;
+    write_hex(digest_out, digest_size_, expected);
+    return equal_constant_time(expected, signature.data(), hex_size());
 }
 
 }  // namespace zsession::detail

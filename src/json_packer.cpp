@@ -19,6 +19,7 @@
 #include <rapidjson/internal/dtoa.h>
 
 #include "packer_common.hpp"
+#include "small_copy.hpp"
 #include "text_util.hpp"
 #include "unique_keys.hpp"
 
@@ -371,47 +372,6 @@ void write_escaped(json_out& w, std::string_view s) noexcept {
     w.put(suffix);
 }
 
-/// Copies n bytes from `s` to `d` (not overlapping): up to 64 bytes inline, with loads and
-/// stores that may overlap each other but stay within s[0, n) and d[0, n); the strings of a
-/// header or of a small map are that short, and a call to memcpy costs more than the copy.
-inline void copy_bytes(char* d, const char* s, std::size_t n) noexcept {
-    if (n <= 16) {
-        if (n >= 8) {
-            std::uint64_t a, b;
-            std::memcpy(&a, s, 8);
-            std::memcpy(&b, s + n - 8, 8);
-            std::memcpy(d, &a, 8);
-            std::memcpy(d + n - 8, &b, 8);
-        } else if (n >= 4) {
-            std::uint32_t a, b;
-            std::memcpy(&a, s, 4);
-            std::memcpy(&b, s + n - 4, 4);
-            std::memcpy(d, &a, 4);
-            std::memcpy(d + n - 4, &b, 4);
-        } else if (n != 0) {
-            const char a = s[0], b = s[n / 2], c = s[n - 1];
-            d[0] = a;
-            d[n / 2] = b;
-            d[n - 1] = c;
-        }
-    } else if (n <= 64) {
-        // The first 16 or 32 bytes and the last 16 or 32 (16-byte blocks).
-        char a[16], b[16], c[16], e[16];
-        std::memcpy(a, s, 16);
-        std::memcpy(b, s + n - 16, 16);
-        if (n > 32) {
-            std::memcpy(c, s + 16, 16);
-            std::memcpy(e, s + n - 32, 16);
-            std::memcpy(d + 16, c, 16);
-            std::memcpy(d + n - 32, e, 16);
-        }
-        std::memcpy(d, a, 16);
-        std::memcpy(d + n - 16, b, 16);
-    } else {
-        std::memcpy(d, s, n);
-    }
-}
-
 /// Writes `"s"` followed by `suffix` (':' for a key, ',' for a value), with each maximal
 /// invalid UTF-8 subsequence of `s` replaced by U+FFFD first.
 inline void write_string(json_out& w, std::string_view s, char suffix) {
@@ -559,35 +519,41 @@ void write_value(json_out& w, const msgpack::object& o, const char* where, std::
 
 void json_pack_header(const header& h, std::string& out) {
     json_out w(out);
-    w.reserve(1);
+    if (h.empty()) {
+        w.reserve(2);
+        w.append("{}");
+        return;
+    }
+    const auto fields = header_fields(h);
+    std::size_t room = 2;  // '{' and '}', and `"name":"value",` for each plain value
+    for (const auto& [k, v] : fields) room += k.size() + v->size() + 6;
+    w.reserve(room);  // the one growth for the usual header, whose values are all plain
     w.put('{');
-    if (!h.empty()) {
-        for (const auto& [k, v] : header_fields(h)) {
-            // The field names are plain ASCII: written without a scan.
-            const std::string_view s = *v;
-            const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-            const std::size_t first = find_special(p, s.size(), 0);
-            if (first == s.size()) {  // `"name":"value",` in one go
-                const std::size_t n = k.size() + s.size() + 6;
-                w.reserve(n);
-                char* o = w.cursor();
-                o[0] = '"';
-                copy_bytes(o + 1, k.data(), k.size());
-                o += k.size() + 1;
-                std::memcpy(o, "\":\"", 3);
-                copy_bytes(o + 3, s.data(), s.size());
-                o += s.size() + 3;
-                o[0] = '"';
-                o[1] = ',';
-                w.advance(n);
-            } else {
-                w.reserve(k.size() + 3);
-                w.put('"');
-                w.append(k);
-                w.put('"');
-                w.put(':');
-                write_string_slow(w, s, ',', first);
-            }
+    for (const auto& [k, v] : fields) {
+        // The field names are plain ASCII: written without a scan.
+        const std::string_view s = *v;
+        const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+        const std::size_t first = find_special(p, s.size(), 0);
+        if (first == s.size()) {  // `"name":"value",` in one go
+            const std::size_t n = k.size() + s.size() + 6;
+            w.reserve(n);  // made above unless a value took the slow path
+            char* o = w.cursor();
+            o[0] = '"';
+            copy_bytes(o + 1, k.data(), k.size());
+            o += k.size() + 1;
+            std::memcpy(o, "\":\"", 3);
+            copy_bytes(o + 3, s.data(), s.size());
+            o += s.size() + 3;
+            o[0] = '"';
+            o[1] = ',';
+            w.advance(n);
+        } else {
+            w.reserve(k.size() + 3);
+            w.put('"');
+            w.append(k);
+            w.put('"');
+            w.put(':');
+            write_string_slow(w, s, ',', first);
         }
     }
     w.close('}');

@@ -6,6 +6,7 @@
 
 #include "msgpack_reader.hpp"
 #include "packer_common.hpp"
+#include "small_copy.hpp"
 #include "text_util.hpp"
 
 namespace zsession::detail {
@@ -17,59 +18,101 @@ struct string_writer {
     void write(const char* p, std::size_t n) { out.append(p, n); }
 };
 
-/// Writes `o` in msgpack's smallest form, as msgpack::pack(o) does, without the generic
-/// visitor (which keeps a heap-allocated stack per call).
-void write_object(msgpack::packer<string_writer>& pk, const msgpack::object& o, std::size_t depth) {
+/// An output cursor over `out`: room(n) makes room for n more bytes (growing `out`) and
+/// returns where they go; the writer then writes up to n bytes and calls done(end). The
+/// destructor trims `out` to what was written.
+class msgpack_out {
+  public:
+    explicit msgpack_out(std::string& out) : out_(out), used_(out.size()) {}
+    ~msgpack_out() { out_.resize(used_); }
+    msgpack_out(const msgpack_out&) = delete;
+    msgpack_out& operator=(const msgpack_out&) = delete;
+
+    char* room(std::size_t n) {
+        if (out_.size() - used_ < n) grow(n);
+        return out_.data() + used_;
+    }
+    void done(const char* end) noexcept { used_ = static_cast<std::size_t>(end - out_.data()); }
+    /// `out` trimmed to what was written, for msgpack-c's packer to append to; resume()
+    /// continues after what it appended.
+    std::string& appendable() {
+        out_.resize(used_);
+        return out_;
+    }
+    void resume() noexcept { used_ = out_.size(); }
+
+  private:
+    /// Within the capacity (the codec's scratch keeps it) this only zero-fills the new bytes.
+    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(used_ + n + 256); }
+
+    std::string& out_;
+    std::size_t used_;
+};
+
+/// Writes `tag` then the low `bytes` bytes of `v`, big-endian, at p; returns the end.
+char* put_be(char* p, unsigned char tag, std::uint64_t v, int bytes) noexcept {
+    *p++ = static_cast<char>(tag);
+    for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) *p++ = static_cast<char>(v >> shift);
+    return p;
+}
+
+/// msgpack-c's pack_uint64: the smallest form of `v` (room for 9 bytes at p).
+char* put_uint(char* p, std::uint64_t v) noexcept {
+    if (v < 128) {
+        *p = static_cast<char>(v);
+        return p + 1;
+    }
+    if (v < 256) return put_be(p, 0xcc, v, 1);
+    if (v < 65536) return put_be(p, 0xcd, v, 2);
+    if (v < (std::uint64_t{1} << 32)) return put_be(p, 0xce, v, 4);
+    return put_be(p, 0xcf, v, 8);
+}
+
+/// msgpack-c's pack_int64: the smallest form of `v` (room for 9 bytes at p).
+char* put_int(char* p, std::int64_t v) noexcept {
+    if (v >= -32) return v < 128 ? (*p = static_cast<char>(v), p + 1) : put_uint(p, v);
+    const auto u = static_cast<std::uint64_t>(v);
+    if (v >= -128) return put_be(p, 0xd0, u, 1);
+    if (v >= -32768) return put_be(p, 0xd1, u, 2);
+    if (v >= -(std::int64_t{1} << 31)) return put_be(p, 0xd2, u, 4);
+    return put_be(p, 0xd3, u, 8);
+}
+
+/// A container's header (msgpack-c's pack_array / pack_map): fix form below 16 entries.
+char* put_container(char* p, bool map, std::uint32_t n) noexcept {
+    if (n < 16) {
+        *p = static_cast<char>((map ? 0x80 : 0x90) | n);
+        return p + 1;
+    }
+    if (n < 65536) return put_be(p, map ? 0xde : 0xdc, n, 2);
+    return put_be(p, map ? 0xdf : 0xdd, n, 4);
+}
+
+/// Writes the types msgpack_out does not write itself (floats, bin, ext) through msgpack-c.
+[[gnu::noinline]] void write_other(msgpack_out& w, const msgpack::object& o) {
     namespace type = msgpack::type;
+    string_writer sw{w.appendable()};
+    msgpack::packer<string_writer> pk(sw);
     switch (o.type) {
-        case type::NIL:
-            pk.pack_nil();
-            return;
-        case type::BOOLEAN:
-            o.via.boolean ? pk.pack_true() : pk.pack_false();
-            return;
-        case type::POSITIVE_INTEGER:
-            pk.pack_uint64(o.via.u64);
-            return;
-        case type::NEGATIVE_INTEGER:
-            pk.pack_int64(o.via.i64);
-            return;
         case type::FLOAT32:
             pk.pack_float(static_cast<float>(o.via.f64));
-            return;
+            break;
         case type::FLOAT64:
             pk.pack_double(o.via.f64);
-            return;
-        case type::STR:
-            pk.pack_str(o.via.str.size);
-            pk.pack_str_body(o.via.str.ptr, o.via.str.size);
-            return;
+            break;
         case type::BIN:
             pk.pack_bin(o.via.bin.size);
             pk.pack_bin_body(o.via.bin.ptr, o.via.bin.size);
-            return;
+            break;
         case type::EXT:
             pk.pack_ext(o.via.ext.size, o.via.ext.type());
             pk.pack_ext_body(o.via.ext.data(), o.via.ext.size);
-            return;
-        default:
             break;
+        default:
+            w.resume();
+            throw usage_error("cannot pack a msgpack object of type " + std::to_string(o.type));
     }
-    if (depth >= max_pack_depth) throw usage_error("content nests deeper than 1024 levels");
-    if (o.type == type::ARRAY) {
-        pk.pack_array(o.via.array.size);
-        for (const auto& item : std::span(o.via.array.ptr, o.via.array.size)) {
-            write_object(pk, item, depth + 1);
-        }
-    } else if (o.type == type::MAP) {
-        pk.pack_map(o.via.map.size);
-        for (const auto& kv : std::span(o.via.map.ptr, o.via.map.size)) {
-            write_object(pk, kv.key, depth + 1);
-            write_object(pk, kv.val, depth + 1);
-        }
-    } else {
-        throw usage_error("cannot pack a msgpack object of type " + std::to_string(o.type));
-    }
+    w.resume();
 }
 
 /// Writes the header of a msgpack str of `n` bytes (n < 2^32) at `p`, in the smallest form
@@ -91,6 +134,49 @@ char* write_str_header(char* p, std::size_t n) noexcept {
     return p;
 }
 
+/// Writes `o` in msgpack's smallest form, the bytes msgpack::pack(o) writes, straight into
+/// the output (msgpack-c's packer appends each token to the string, a call and a memcpy
+/// each, and its generic visitor keeps a heap-allocated stack per call).
+void write_object(msgpack_out& w, const msgpack::object& o, std::size_t depth) {
+    namespace type = msgpack::type;
+    switch (o.type) {
+        case type::NIL:
+        case type::BOOLEAN: {
+            char* p = w.room(1);
+            *p = static_cast<char>(o.type == type::NIL ? 0xc0 : o.via.boolean ? 0xc3 : 0xc2);
+            return w.done(p + 1);
+        }
+        case type::POSITIVE_INTEGER:
+            return w.done(put_uint(w.room(9), o.via.u64));
+        case type::NEGATIVE_INTEGER:
+            return w.done(put_int(w.room(9), o.via.i64));
+        case type::STR: {
+            const std::size_t n = o.via.str.size;
+            char* p = write_str_header(w.room(5 + n), n);
+            copy_bytes(p, o.via.str.ptr, n);
+            return w.done(p + n);
+        }
+        case type::ARRAY:
+        case type::MAP:
+            break;
+        default:
+            return write_other(w, o);
+    }
+    if (depth >= max_pack_depth) throw usage_error("content nests deeper than 1024 levels");
+    if (o.type == type::ARRAY) {
+        w.done(put_container(w.room(5), false, o.via.array.size));
+        for (const auto& item : std::span(o.via.array.ptr, o.via.array.size)) {
+            write_object(w, item, depth + 1);
+        }
+    } else {
+        w.done(put_container(w.room(5), true, o.via.map.size));
+        for (const auto& kv : std::span(o.via.map.ptr, o.via.map.size)) {
+            write_object(w, kv.key, depth + 1);
+            write_object(w, kv.val, depth + 1);
+        }
+    }
+}
+
 }  // namespace
 
 // The same bytes as msgpack::packer would write (a fixmap of six str pairs), written in
@@ -110,22 +196,21 @@ void msgpack_pack_header(const header& h, std::string& out) {
     *p++ = static_cast<char>(0x80 | fields.size());
     for (const auto& [k, v] : fields) {
         p = write_str_header(p, k.size());  // field names are under 32 bytes: fixstr
-        std::memcpy(p, k.data(), k.size());
+        copy_bytes(p, k.data(), k.size());
         p += k.size();
         p = write_str_header(p, static_cast<std::uint32_t>(v->size()));
-        std::memcpy(p, v->data(), v->size());
+        copy_bytes(p, v->data(), v->size());
         p += v->size();
     }
     out.resize(start + static_cast<std::size_t>(p - begin));
 }
 
 void msgpack_pack_map(const msgpack::object& obj, std::string& out, const char* what) {
-    string_writer w{out};
-    msgpack::packer<string_writer> pk(w);
     if (obj.type == msgpack::type::NIL) {
-        pk.pack_map(0);
+        out.push_back(static_cast<char>(0x80));  // {}
     } else if (obj.type == msgpack::type::MAP) {
-        write_object(pk, obj, 0);
+        msgpack_out w(out);
+        write_object(w, obj, 0);
     } else {
         throw usage_error(std::string(what) + " must be a map");
     }

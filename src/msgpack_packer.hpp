@@ -1,6 +1,6 @@
-// src/msgpack_packer.hpp (private) - the msgpack packer: msgpack-c's writer, and the
-// bounded single-pass reader (msgpack_reader.hpp). Strings of a parsed map point into the
-// frame. Contracts as in packer.hpp's packer struct.
+// src/msgpack_packer.hpp (private) - the msgpack packer: a writer of msgpack-c's exact
+// bytes, and the bounded single-pass reader (msgpack_reader.hpp). Strings of a parsed map
+// point into the frame. Contracts as in packer.hpp's packer struct.
 #pragma once
 
 #include <string>

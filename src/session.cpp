@@ -7,6 +7,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "header_ids.hpp"
 #include "zsession/registry.hpp"
 
 namespace zsession {
@@ -23,11 +24,10 @@ session_options completed(session_options o) {
 /// Overwrites `h` with a fresh header of `msg_type` made by a session with options `o`:
 /// no allocation for fields within inline_string::inline_capacity.
 void fill_header(header& h, std::string_view msg_type, const session_options& o) {
-    new_uuid4(h.msg_id);
+    detail::fresh_id_and_date(h.msg_id, h.date);
     h.msg_type = msg_type;
     h.username = o.username;
     h.session = o.session_id;
-    utc_now_iso8601(h.date);
     h.version = protocol_version;
 }
 
@@ -92,8 +92,7 @@ message session::make_reply(message&& request, std::string_view msg_type) const 
 }
 
 const header& session::renew(message& m) const {
-    new_uuid4(m.header.msg_id);
-    utc_now_iso8601(m.header.date);
+    detail::fresh_id_and_date(m.header.msg_id, m.header.date);
     return m.header;
 }
 

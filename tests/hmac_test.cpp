@@ -4,8 +4,12 @@
 
 #include <openssl/hmac.h>
 
+#include <cctype>
+#include <cstdio>
 #include <random>
+#include <vector>
 
+#include "../src/hex.hpp"
 #include "../src/hmac.hpp"
 
 using zsession::bytes_view;
@@ -75,5 +79,75 @@ TEST_CASE("the SHA-256 fast path equals OpenSSL's one-shot HMAC for keys of ever
         CHECK(std::memcmp(digest, expected, 32) == 0);
         got[5] = got[5] == '0' ? '1' : '0';
         CHECK_FALSE(s.verify_hex(bytes_view(got), parts, digest));
+    }
+}
+
+TEST_CASE("the SHA-256 fast path at every message length around the block edges") {
+    // Lengths that leave 0-63 bytes pending for the final block, with and without a second
+    // padding block (55, 56 and 64 are the edges), split across parts.
+    const std::string key = "a key of twenty-five bytes";
+    const hmac_signer s(key, "hmac-sha256");
+    std::string data;
+    for (std::size_t n = 0; n <= 200; ++n) {
+        unsigned char expected[32];
+        unsigned int len = 0;
+        HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), expected, &len);
+        unsigned char digest[hmac_signer::max_digest_size];
+        const std::array<bytes_view, 4> parts{bytes_view(data), {}, {}, {}};
+        const std::string hex = sign(s, data, n / 4, n / 2);
+        REQUIRE(s.verify_hex(bytes_view(hex), parts, digest));
+        CHECK(std::memcmp(digest, expected, 32) == 0);
+        data.push_back(static_cast<char>('a' + n % 26));
+    }
+}
+
+TEST_CASE("verify_hex rejects a signature that differs in its first, a middle or its last byte") {
+    const std::string data = "header parent metadata content";
+    const std::array<bytes_view, 4> parts{bytes_view(data), {}, {}, {}};
+    for (const char* scheme : {"hmac-sha256", "hmac-sha512", "hmac-sha1"}) {
+        CAPTURE(scheme);
+        const hmac_signer s("key", scheme);
+        const std::string good = sign(s, data, 5, 10);
+        unsigned char digest[hmac_signer::max_digest_size];
+        REQUIRE(s.verify_hex(bytes_view(good), parts, digest));
+        for (const std::size_t at : {std::size_t{0}, good.size() / 2 - 1, good.size() / 2,
+                                     good.size() / 2 + 3, good.size() - 1}) {
+            CAPTURE(at);
+            for (const char c : {'0', 'f', 'F', 'g', '\0'}) {
+                std::string bad = good;
+                if (bad[at] == c) continue;
+                bad[at] = c;
+                CHECK_FALSE(s.verify_hex(bytes_view(bad), parts, digest));
+            }
+            std::string upper = good;  // hex is compared as text: upper case is another text
+            for (auto& ch : upper)
+                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            if (upper != good) CHECK_FALSE(s.verify_hex(bytes_view(upper), parts, digest));
+        }
+        CHECK_FALSE(s.verify_hex(bytes_view(good.substr(1)), parts, digest));  // length first
+        CHECK_FALSE(s.verify_hex(bytes_view(good + "0"), parts, digest));
+    }
+}
+
+TEST_CASE("write_hex and equal_constant_time at every length") {
+    std::mt19937 rng(5);
+    for (std::size_t n = 0; n <= 70; ++n) {
+        std::vector<unsigned char> in(n);
+        for (auto& b : in) b = static_cast<unsigned char>(rng());
+        std::string got(2 * n, '?'), expected;
+        zsession::detail::write_hex(in.data(), n, got.data());
+        for (const unsigned char b : in) {
+            char two[3];
+            std::snprintf(two, sizeof two, "%02x", b);
+            expected += two;
+        }
+        CHECK(got == expected);
+        CHECK(zsession::detail::equal_constant_time(got.data(), expected.data(), got.size()));
+        for (std::size_t at = 0; at < got.size(); ++at) {
+            std::string bad = got;
+            bad[at] ^= 1;
+            CHECK_FALSE(zsession::detail::equal_constant_time(bad.data(), got.data(), got.size()));
+        }
     }
 }
