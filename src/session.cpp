@@ -1,6 +1,7 @@
 #include "zsession/session.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <utility>
@@ -118,10 +119,10 @@ namespace {
 /// starts from an empty vector.
 class scratch_frames {
   public:
-    scratch_frames() noexcept { frames_.swap(spare()); }
+    scratch_frames() noexcept : spare_(spare()) { frames_.swap(spare_); }
     ~scratch_frames() {
         frames_.clear();
-        if (spare().capacity() < frames_.capacity()) spare().swap(frames_);
+        if (spare_.capacity() < frames_.capacity()) spare_.swap(frames_);
     }
     scratch_frames(const scratch_frames&) = delete;
     scratch_frames& operator=(const scratch_frames&) = delete;
@@ -132,6 +133,7 @@ class scratch_frames {
         thread_local frames f;
         return f;
     }
+    frames& spare_;  // this thread's: looked up once
     frames frames_;
 };
 
@@ -237,7 +239,15 @@ bool session::receive(zmq::socket_ref socket, zmq::recv_flags flags, std::option
     frames& in = scratch.get();
     try {
         if (!receive_into(socket, flags, options_.limits, in, counters_->bytes_in)) return false;
-        out.emplace(codec_.decode(std::move(in)));
+        // codec::decode's work, parsed straight into `out` (no move of the whole message).
+        std::array<bytes_view, 4> maps;
+        const std::size_t delim = codec_.verify(in, maps);
+        try {
+            codec_.parse(in, delim, maps, out.emplace());
+        } catch (...) {
+            out.reset();
+            throw;
+        }
     } catch (const error& e) {
         // decode moves the identities out of `in` last, after everything that can throw a
         // zsession::error, so the dropped message's identities are still there.
