@@ -154,28 +154,36 @@ std::size_t delimiter_index(const frames& in, const limits& lim) {
 /// that came first, else the first frame), then throws limit_error.
 bool receive_into(zmq::socket_ref socket, zmq::recv_flags flags, const limits& lim, frames& in,
                   std::atomic<std::uint64_t>& bytes_in) {
+    // Each frame is received straight into its place in `in` (no zmq_msg_t moved per frame);
+    // only the frames of an oversized message past the limit go to `drained`.
     in.clear();
-    zmq::message_t part;
-    if (!socket.recv(part, flags)) return false;
-    std::size_t count = 0, total = 0;
+    if (!socket.recv(in.emplace_back(), flags)) {
+        in.clear();
+        return false;
+    }
+    zmq::message_t drained;
+    std::size_t count = 1, total = 0;
     bool over = false;
     for (;;) {
+        const zmq::message_t& part = over ? drained : in.back();
         total += part.size();
         const bool more = part.more();
-        if (over) {
-            // drain: keep nothing more
-        } else if (++count > lim.max_frames() || total > lim.max_message_bytes) {
+        if (!over && (count > lim.max_frames() || total > lim.max_message_bytes)) {
             over = true;
+            zmq::message_t last = std::move(in.back());
+            in.pop_back();
             const std::size_t delim = delimiter_index(in, lim);
             in.resize(delim < in.size() ? delim + 1 : std::min<std::size_t>(in.size(), 1));
-            if (in.empty()) in.push_back(std::move(part));
-        } else {
-            in.push_back(std::move(part));
+            if (in.empty()) in.push_back(std::move(last));
         }
         if (!more) break;
         // The rest of a multipart message is already queued: this never blocks.
-        part = zmq::message_t();
-        (void)socket.recv(part, zmq::recv_flags::none);
+        if (over) {
+            (void)socket.recv(drained, zmq::recv_flags::none);  // drain: keep nothing more
+        } else {
+            ++count;
+            (void)socket.recv(in.emplace_back(), zmq::recv_flags::none);
+        }
     }
     bytes_in.fetch_add(total, std::memory_order_relaxed);
     if (over) throw limit_error("message exceeds limits.max_frames() or limits.max_message_bytes");
