@@ -70,7 +70,7 @@ class inline_string {
     inline_string& assign(const char* s, size_type n) {
         if (n <= inline_capacity) {
             char* block = on_heap() ? heap_.ptr : nullptr;  // read before local_ overwrites it
-            copy_short(local_, s, n);  // `s` may be in `block` (or local_: copy_short loads first)
+            if (n != 0) std::memmove(local_, s, n);  // `s` may be in `block`, never in local_
             delete[] block;
             size_ = n;
             local_[n] = '\0';
@@ -218,31 +218,6 @@ class inline_string {
 
     bool on_heap() const noexcept { return size_ > inline_capacity; }
 
-    /// Copies `n` (<= 64) bytes from `s` to `d` inline (no library call: a header's fields
-    /// are copied a dozen times per message), by two possibly overlapping chunks of the
-    /// largest power of two <= n, both loaded before either is stored: `s` may overlap `d`.
-    static void copy_short(char* d, const char* s, size_type n) noexcept {
-        if (n >= 16) {
-            n >= 32 ? copy_two<32>(d, s, n) : copy_two<16>(d, s, n);
-        } else if (n >= 4) {
-            n >= 8 ? copy_two<8>(d, s, n) : copy_two<4>(d, s, n);
-        } else if (n != 0) {
-            const char a = s[0], b = s[n / 2], c = s[n - 1];
-            d[0] = a;
-            d[n / 2] = b;
-            d[n - 1] = c;
-        }
-    }
-    /// The first and the last `w` of the `n` (w <= n <= 2w) bytes.
-    template <size_type w>
-    static void copy_two(char* d, const char* s, size_type n) noexcept {
-        char first[w], last[w];
-        std::memcpy(first, s, w);
-        std::memcpy(last, s + n - w, w);
-        std::memcpy(d, first, w);
-        std::memcpy(d + n - w, last, w);
-    }
-
     static std::string concat(std::string_view a, std::string_view b) {
         std::string out;
         out.reserve(a.size() + b.size());
@@ -252,7 +227,7 @@ class inline_string {
 
     void init(const char* s, size_type n) {
         if (n <= inline_capacity) {
-            copy_short(local_, s, n);
+            if (n != 0) std::memcpy(local_, s, n);
             local_[n] = '\0';
             size_ = n;
             return;
