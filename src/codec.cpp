@@ -116,7 +116,10 @@ std::size_t find_delimiter(const frames& in, const limits& lim) {
     throw protocol_error("no <IDS|MSG> delimiter");
 }
 
-void check_sizes(const frames& in, std::size_t first, const limits& lim) {
+/// Checks the frame count and sizes after the signature frame at `first`; sets `maps` to the
+/// four map frames' bytes.
+void check_sizes(const frames& in, std::size_t first, const limits& lim,
+                 std::array<bytes_view, 4>& maps) {
     const std::size_t after = in.size() - first;
     if (after < signed_frame_count) {
         throw protocol_error("too few frames after <IDS|MSG>: " + std::to_string(after) +
@@ -125,13 +128,14 @@ void check_sizes(const frames& in, std::size_t first, const limits& lim) {
     if (after - signed_frame_count > lim.max_buffers) {
         throw limit_error("more buffers than limits.max_buffers");
     }
+    for (std::size_t i = 0; i < 4; ++i) maps[i] = view_of(in[first + 1 + i]);
     static constexpr const char* names[] = {"header", "parent_header", "metadata"};
     for (std::size_t i = 0; i < 3; ++i) {
-        if (in[first + 1 + i].size() > lim.max_map_bytes) {
+        if (maps[i].size() > lim.max_map_bytes) {
             throw limit_error(std::string(names[i]) + " frame exceeds limits.max_map_bytes");
         }
     }
-    if (in[first + 4].size() > lim.max_content_bytes) {
+    if (maps[3].size() > lim.max_content_bytes) {
         throw limit_error("content frame exceeds limits.max_content_bytes");
     }
     for (std::size_t i = first + signed_frame_count; i < in.size(); ++i) {
@@ -143,14 +147,12 @@ void check_sizes(const frames& in, std::size_t first, const limits& lim) {
 
 }  // namespace
 
-std::size_t codec::verify(const frames& in) const {
+std::size_t codec::verify(const frames& in, std::array<bytes_view, 4>& parts) const {
     const std::size_t delim = find_delimiter(in, impl_->limits);
     const std::size_t sig = delim + 1;
-    check_sizes(in, sig, impl_->limits);
+    check_sizes(in, sig, impl_->limits, parts);
     if (!impl_->signer) return delim;
 
-    std::array<bytes_view, 4> parts;
-    for (std::size_t i = 0; i < 4; ++i) parts[i] = view_of(in[sig + 1 + i]);
     const bytes_view signature = view_of(in[sig]);
     if (signature.empty()) throw signature_error("unsigned message");
     if (signature.size() != impl_->signer->hex_size()) {
@@ -167,26 +169,27 @@ std::size_t codec::verify(const frames& in) const {
     return delim;
 }
 
-message codec::parse(frames& in, std::size_t delim) const {
+void codec::parse(frames& in, std::size_t delim, const std::array<bytes_view, 4>& parts,
+                  message& m) const {
     const std::size_t sig = delim + 1;
     const detail::packer& pk = impl_->packer;
     const limits& lim = impl_->limits;
-    message m;
     // Headers of the shape peers write are read straight from their frames (strings copied;
     // the frames are then not needed). Anything else takes the general path for all four
     // frames, in the order that decides which error a bad message raises: each frame
     // parsed in turn, then the two headers read from their objects.
-    const bool direct = pk.try_read_header(view_of(in[sig + 1]), true, lim, m.header) &&
-                        pk.try_read_header(view_of(in[sig + 2]), false, lim, m.parent_header);
+    const bool direct = pk.try_read_header(parts[0], true, lim, m.header) &&
+                        pk.try_read_header(parts[1], false, lim, m.parent_header);
     const std::size_t first = direct ? 2 : 0;  // the first frame parsed into the zone
     std::size_t map_bytes = 0;
-    for (std::size_t i = first; i < 4; ++i) map_bytes += in[sig + 1 + i].size();
+    for (std::size_t i = first; i < 4; ++i) map_bytes += parts[i].size();
     // The zone's first chunk fits the objects of a typical message; it grows past 64 KiB in
     // further chunks only as objects are actually parsed. The map frames parsed move into
     // storage recycled per thread (the maps' strings point into them).
     auto maps = detail::make_received_maps(
         std::clamp<std::size_t>(2 * map_bytes, 256, std::size_t{64} << 10));
     for (std::size_t i = first; i < 4; ++i) maps->frames[i] = std::move(in[sig + 1 + i]);
+    maps->first_used = first;
     const auto unpack = [&](std::size_t i, const char* what) {
         return pk.unpack_map(view_of(maps->frames[i]), maps->zone, lim, what);
     };
@@ -211,12 +214,14 @@ message codec::parse(frames& in, std::size_t delim) const {
     for (std::size_t i = sig + signed_frame_count; i < in.size(); ++i) {
         m.buffers.push_back(detail::take_frame(std::move(in[i])));
     }
-    return m;
 }
 
 message codec::decode(frames&& in) const {
-    const std::size_t delim = verify(in);
-    return parse(in, delim);  // authenticated: only now parse
+    std::array<bytes_view, 4> parts;
+    const std::size_t delim = verify(in, parts);
+    message m;
+    parse(in, delim, parts, m);  // authenticated: only now parse
+    return m;
 }
 
 }  // namespace zsession

@@ -7,94 +7,130 @@ namespace zsession::detail {
 
 namespace {
 
-/// Entries a thread keeps for reuse. A decoding thread holds about one at a time, a
-/// consumer that releases messages another thread decoded fills its own pool up to this.
+/// Entries a thread keeps for reuse, of each kind. A decoding thread holds about one at a
+/// time, a consumer that releases messages another thread decoded fills its own pool up to
+/// this.
 constexpr std::size_t pool_capacity = 8;
 
-/// A per-thread stack of at most pool_capacity pointers, without heap storage of its own.
-/// `destroy` frees an entry; it runs for the entries left when the thread ends.
-template <class T, void (*destroy)(T*) noexcept>
-class stack_pool {
-  public:
-    ~stack_pool() {
-        gone_ = true;
-        while (n_ > 0) destroy(items_[--n_]);
-    }
-    T* take() noexcept { return gone_ || n_ == 0 ? nullptr : items_[--n_]; }
-    /// False when full or being destroyed: the caller frees `p` itself.
-    bool give(T* p) noexcept {
-        if (gone_ || n_ == pool_capacity) return false;
-        items_[n_++] = p;
-        return true;
-    }
-    /// Whether this thread's pool is usable (false during and after thread exit).
-    static bool usable() noexcept { return !gone_; }
+/// Raw storage for the control block of one take_frame holder (a zmq::message_t and its
+/// shared_ptr counts, one block); the type is known only where it is allocated.
+constexpr std::size_t frame_block_size = 128;
 
-  private:
-    T* items_[pool_capacity];
-    std::size_t n_ = 0;
-    static thread_local bool gone_;  // trivially destructible: readable after ~stack_pool
+/// The calling thread's pools: received_maps ready for reuse, and raw blocks for take_frame
+/// holders. Trivially destructible and zero-initialised, so that reaching it is a single
+/// thread-local address lookup (in a shared library, a __tls_get_addr call) with no guard;
+/// the entries left when the thread ends are freed by a `reaper` registered on first use.
+struct thread_pools {
+    received_maps* maps[pool_capacity];
+    void* blocks[pool_capacity];
+    unsigned char n_maps;
+    unsigned char n_blocks;
+    bool reaper_registered;
+    bool gone;  // the thread is ending (its reaper ran): nothing more is kept
+
+    /// Makes sure the entries are freed when the thread ends. False when that is no longer
+    /// possible (the thread is ending): the caller frees the entry itself.
+    bool keep() {
+        if (gone) return false;
+        if (!reaper_registered) register_reaper();
+        return !gone;
+    }
+    [[gnu::noinline]] void register_reaper();
 };
-template <class T, void (*destroy)(T*) noexcept>
-thread_local bool stack_pool<T, destroy>::gone_ = false;
 
-void delete_maps(received_maps* m) noexcept {
-    delete m;
-}
-template <class T>
-void delete_block(T* p) noexcept {
-    ::operator delete(p);
-}
+thread_local thread_pools pools;
 
-using maps_pool = stack_pool<received_maps, &delete_maps>;
-template <class T>
-using block_pool = stack_pool<T, &delete_block<T>>;
+struct reaper {
+    ~reaper() {
+        thread_pools& p = pools;
+        p.gone = true;
+        while (p.n_maps > 0) delete p.maps[--p.n_maps];
+        while (p.n_blocks > 0) ::operator delete(p.blocks[--p.n_blocks]);
+    }
+};
 
-maps_pool& maps() noexcept {
-    thread_local maps_pool pool;
-    return pool;
-}
-/// Raw storage for one T (a shared_ptr control block), not constructed.
-template <class T>
-block_pool<T>& blocks() noexcept {
-    thread_local block_pool<T> pool;
-    return pool;
+void thread_pools::register_reaper() {
+    thread_local reaper r;  // constructed once per thread, destroyed when it ends
+    (void)r;
+    reaper_registered = true;
 }
 
-/// The shared_ptr control block's allocator: single blocks recycled through the thread's
-/// pool of raw blocks of that type.
+/// The shared_ptr control block's allocator for a received_maps: the block lives in the
+/// object's `control` member. Releasing the block (after the deleter, `clear`, ran) is where
+/// the object goes back to the releasing thread's pool, or is deleted.
 template <class T>
-struct control_allocator {
+struct in_place_allocator {
     using value_type = T;
-    control_allocator() noexcept = default;
+    received_maps* owner;
+
+    explicit in_place_allocator(received_maps* m) noexcept : owner(m) {}
     template <class U>
-    control_allocator(const control_allocator<U>&) noexcept {}
+    in_place_allocator(const in_place_allocator<U>& other) noexcept : owner(other.owner) {}
 
     T* allocate(std::size_t n) {
-        if (n == 1 && block_pool<T>::usable()) {
-            if (T* p = blocks<T>().take()) return p;
+        static_assert(sizeof(T) <= sizeof(received_maps::control));
+        static_assert(alignof(T) <= alignof(std::max_align_t));
+        if (n != 1) throw std::bad_alloc();  // shared_ptr asks for its one block
+        return reinterpret_cast<T*>(owner->control);
+    }
+    void deallocate(T*, std::size_t) noexcept {
+        received_maps* const m = owner;
+        if (m->recyclable) {
+            thread_pools& p = pools;
+            if (p.n_maps < pool_capacity && p.keep()) {
+                p.maps[p.n_maps++] = m;
+                return;
+            }
+        }
+        delete m;
+    }
+    template <class U>
+    friend bool operator==(const in_place_allocator& a, const in_place_allocator<U>& b) noexcept {
+        return a.owner == b.owner;
+    }
+};
+
+/// The last owner's release of a received_maps: its frames closed and its zone cleared
+/// (finalizers run, chunks beyond the first freed), ready for the pool.
+struct clear {
+    void operator()(received_maps* m) const noexcept {
+        if (!m->recyclable) return;  // deleted whole by in_place_allocator::deallocate
+        for (std::size_t i = m->first_used; i < m->frames.size(); ++i) m->frames[i].rebuild();
+        m->first_used = 0;
+        m->zone.clear();
+    }
+};
+
+/// The allocator of a take_frame holder's block (the zmq::message_t and its counts): single
+/// blocks recycled through the thread's pool of raw blocks.
+template <class T>
+struct frame_allocator {
+    using value_type = T;
+    frame_allocator() noexcept = default;
+    template <class U>
+    frame_allocator(const frame_allocator<U>&) noexcept {}
+
+    T* allocate(std::size_t n) {
+        if (n == 1 && sizeof(T) <= frame_block_size) {
+            thread_pools& p = pools;
+            if (p.n_blocks > 0) return static_cast<T*>(p.blocks[--p.n_blocks]);
+            return static_cast<T*>(::operator new(frame_block_size));
         }
         return static_cast<T*>(::operator new(n * sizeof(T)));
     }
-    void deallocate(T* p, std::size_t n) noexcept {
-        if (n == 1 && block_pool<T>::usable() && blocks<T>().give(p)) return;
-        ::operator delete(p);
+    void deallocate(T* block, std::size_t n) noexcept {
+        if (n == 1 && sizeof(T) <= frame_block_size) {
+            thread_pools& p = pools;
+            if (p.n_blocks < pool_capacity && p.keep()) {
+                p.blocks[p.n_blocks++] = block;
+                return;
+            }
+        }
+        ::operator delete(block);
     }
     template <class U>
-    friend bool operator==(const control_allocator&, const control_allocator<U>&) noexcept {
+    friend bool operator==(const frame_allocator&, const frame_allocator<U>&) noexcept {
         return true;
-    }
-};
-
-/// The last owner's release: cleared and back to this thread's pool, or deleted.
-struct recycle {
-    void operator()(received_maps* m) const noexcept {
-        if (m->recyclable && maps_pool::usable()) {
-            for (auto& f : m->frames) f.rebuild();
-            m->zone.clear();
-            if (maps().give(m)) return;
-        }
-        delete m;
     }
 };
 
@@ -103,20 +139,20 @@ struct recycle {
 std::shared_ptr<received_maps> make_received_maps(std::size_t chunk) {
     received_maps* m = nullptr;
     if (chunk <= recycled_chunk_size) {
-        if (maps_pool::usable()) m = maps().take();
-        if (m == nullptr) m = new received_maps(recycled_chunk_size);
+        thread_pools& p = pools;
+        m = p.n_maps > 0 ? p.maps[--p.n_maps] : new received_maps(recycled_chunk_size);
     } else {
         m = new received_maps(chunk);
     }
-    // If the control block cannot be allocated, shared_ptr hands `m` to recycle{} itself.
-    return std::shared_ptr<received_maps>(m, recycle{}, control_allocator<received_maps>{});
+    // The control block goes into m->control: this allocates nothing and cannot throw.
+    return std::shared_ptr<received_maps>(m, clear{}, in_place_allocator<received_maps>(m));
 }
 
 buffer take_frame(zmq::message_t&& frame) {
     // The frame moves into its final place first: a small frame keeps its bytes inside the
     // zmq_msg_t itself, so the view is taken there.
     auto owner =
-        std::allocate_shared<zmq::message_t>(control_allocator<zmq::message_t>{}, std::move(frame));
+        std::allocate_shared<zmq::message_t>(frame_allocator<zmq::message_t>{}, std::move(frame));
     const bytes_view bytes{owner->data(), owner->size()};
     return buffer(bytes, std::move(owner));
 }

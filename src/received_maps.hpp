@@ -21,8 +21,14 @@ inline constexpr std::size_t recycled_chunk_size = 1024;
 /// the frames).
 struct received_maps {
     std::array<zmq::message_t, 4> frames;
+    /// frames[0, first_used) were never filled: releasing closes only the others (parse
+    /// sets it; 0 until then and after each release).
+    std::size_t first_used = 0;
     msgpack::zone zone;
     bool recyclable;  ///< the zone's chunk is recycled_chunk_size: it may go back to a pool
+    /// Room for the control block of the shared_ptr that owns this object (make_received_maps):
+    /// it lives and is recycled with the object, not allocated apart.
+    alignas(std::max_align_t) unsigned char control[64];
     explicit received_maps(std::size_t chunk)
         : zone(chunk), recyclable(chunk == recycled_chunk_size) {}
 };
@@ -31,8 +37,8 @@ struct received_maps {
 /// recycled_chunk_size when it comes from the pool). When the last owner releases it, its
 /// frames are closed, its zone is cleared (finalizers run, chunks beyond the first freed)
 /// and it goes back to the releasing thread's pool (a few entries; beyond that it is
-/// deleted), control block included: a steady stream of small messages decodes with no
-/// allocation here. Thread-safe (the pools are per thread).
+/// deleted), control block included (it lives in `control`): a steady stream of small
+/// messages decodes with no allocation here. Thread-safe (the pools are per thread).
 std::shared_ptr<received_maps> make_received_maps(std::size_t chunk);
 
 /// buffer::take(std::move(frame)) (a buffer owning the received frame), with the holder (the

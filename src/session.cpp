@@ -1,6 +1,7 @@
 #include "zsession/session.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <utility>
@@ -117,10 +118,10 @@ namespace {
 /// starts from an empty vector.
 class scratch_frames {
   public:
-    scratch_frames() noexcept { frames_.swap(spare()); }
+    scratch_frames() noexcept : spare_(spare()) { frames_.swap(spare_); }
     ~scratch_frames() {
         frames_.clear();
-        if (spare().capacity() < frames_.capacity()) spare().swap(frames_);
+        if (spare_.capacity() < frames_.capacity()) spare_.swap(frames_);
     }
     scratch_frames(const scratch_frames&) = delete;
     scratch_frames& operator=(const scratch_frames&) = delete;
@@ -131,6 +132,7 @@ class scratch_frames {
         thread_local frames f;
         return f;
     }
+    frames& spare_;  // this thread's: looked up once
     frames frames_;
 };
 
@@ -151,28 +153,36 @@ std::size_t delimiter_index(const frames& in, const limits& lim) {
 /// that came first, else the first frame), then throws limit_error.
 bool receive_into(zmq::socket_ref socket, zmq::recv_flags flags, const limits& lim, frames& in,
                   std::atomic<std::uint64_t>& bytes_in) {
+    // Each frame is received straight into its place in `in` (no zmq_msg_t moved per frame);
+    // only the frames of an oversized message past the limit go to `drained`.
     in.clear();
-    zmq::message_t part;
-    if (!socket.recv(part, flags)) return false;
-    std::size_t count = 0, total = 0;
+    if (!socket.recv(in.emplace_back(), flags)) {
+        in.clear();
+        return false;
+    }
+    zmq::message_t drained;
+    std::size_t count = 1, total = 0;
     bool over = false;
     for (;;) {
+        const zmq::message_t& part = over ? drained : in.back();
         total += part.size();
         const bool more = part.more();
-        if (over) {
-            // drain: keep nothing more
-        } else if (++count > lim.max_frames() || total > lim.max_message_bytes) {
+        if (!over && (count > lim.max_frames() || total > lim.max_message_bytes)) {
             over = true;
+            zmq::message_t last = std::move(in.back());
+            in.pop_back();
             const std::size_t delim = delimiter_index(in, lim);
             in.resize(delim < in.size() ? delim + 1 : std::min<std::size_t>(in.size(), 1));
-            if (in.empty()) in.push_back(std::move(part));
-        } else {
-            in.push_back(std::move(part));
+            if (in.empty()) in.push_back(std::move(last));
         }
         if (!more) break;
         // The rest of a multipart message is already queued: this never blocks.
-        part = zmq::message_t();
-        (void)socket.recv(part, zmq::recv_flags::none);
+        if (over) {
+            (void)socket.recv(drained, zmq::recv_flags::none);  // drain: keep nothing more
+        } else {
+            ++count;
+            (void)socket.recv(in.emplace_back(), zmq::recv_flags::none);
+        }
     }
     bytes_in.fetch_add(total, std::memory_order_relaxed);
     if (over) throw limit_error("message exceeds limits.max_frames() or limits.max_message_bytes");
@@ -236,7 +246,15 @@ bool session::receive(zmq::socket_ref socket, zmq::recv_flags flags, std::option
     frames& in = scratch.get();
     try {
         if (!receive_into(socket, flags, options_.limits, in, counters_->bytes_in)) return false;
-        out.emplace(codec_.decode(std::move(in)));
+        // codec::decode's work, parsed straight into `out` (no move of the whole message).
+        std::array<bytes_view, 4> maps;
+        const std::size_t delim = codec_.verify(in, maps);
+        try {
+            codec_.parse(in, delim, maps, out.emplace());
+        } catch (...) {
+            out.reset();
+            throw;
+        }
     } catch (const error& e) {
         // decode moves the identities out of `in` last, after everything that can throw a
         // zsession::error, so the dropped message's identities are still there.

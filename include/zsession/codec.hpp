@@ -2,6 +2,7 @@
 // history, the packer and the limits. session (session.hpp) is the thin socket layer above.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -63,12 +64,16 @@ class codec {
     [[nodiscard]] message decode(frames&& in) const;
 
   private:
+    friend class session;  // decodes straight into the message it returns
     struct impl;
     /// Checks layout, sizes, signature and replay history of `in`; returns the delimiter's
-    /// index. Parses nothing.
-    std::size_t verify(const frames& in) const;
-    /// Parses verified frames (delimiter at `delim`) into a message; moves the frames out.
-    message parse(frames& in, std::size_t delim) const;
+    /// index and sets `maps` to the four map frames' bytes. Parses nothing.
+    std::size_t verify(const frames& in, std::array<bytes_view, 4>& maps) const;
+    /// Parses verified frames (delimiter at `delim`, map frames' bytes `maps` as verify set
+    /// them) into `m`, a default-constructed message; moves the frames out (the identities
+    /// last, after everything that can throw).
+    void parse(frames& in, std::size_t delim, const std::array<bytes_view, 4>& maps,
+               message& m) const;
 
     std::unique_ptr<impl> impl_;
 };
