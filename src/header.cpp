@@ -23,7 +23,8 @@ constexpr std::size_t uuid_size = 36;
 
 /// Incremented in a forked child (pthread_atfork): a thread's generator seeded before the
 /// fork reseeds, so parent and child never draw the same ids. Starts at 1: 0 is "unseeded".
-/// (glibc drops the handler when the library is dlclose'd.)
+/// (glibc drops the handler when the library is dlclose'd.) Only fork() runs atfork
+/// handlers: a child made by _Fork() or a raw clone() keeps drawing its parent's sequence.
 std::atomic<unsigned> fork_generation{1};
 
 void register_fork_handler() {
@@ -39,7 +40,7 @@ void register_fork_handler() {
 /// at thread exit; zero-initialised (generation 0, secs 0) means "seed me" and "format me".
 ///
 /// The msg_id generator is xoshiro256** (Blackman and Vigna), 256 bits of state seeded
-/// from std::random_device (the kernel's getrandom) per thread and again after a fork.
+/// from std::random_device per thread and again after a fork.
 /// Message ids must be unique across threads, processes and hosts, not secret (they travel
 /// in clear; Jupyter's own are uuid4 from Python's os.urandom, but nothing authenticates
 /// with them): 256 independent random seed bits per stream make two streams' overlap within
@@ -75,13 +76,20 @@ struct per_thread {
 
     /// Writes a version 4 UUID's 36 characters to out[0, 36): 16 random bytes in memory
     /// order (the two words little-endian), version and variant bits set, hexed, dashed.
-    void write_uuid4(char* out) {
+    /// Seeds the generator if this thread has not yet, or has since forked. Throws what
+    /// std::random_device throws; callers call it before writing anything.
+    void ready() {
         if (generation != fork_generation.load(std::memory_order_relaxed)) seed();
+    }
+
+    void write_uuid4(char* out) {
+        ready();
         std::uint64_t a = next(), b = next();
-        a = (a & ~(std::uint64_t{0xF0} << 48)) | (std::uint64_t{0x40} << 48);  // byte 6: version 4
-        b = (b & ~std::uint64_t{0xC0}) | 0x80;                                 // byte 8: variant 10
         if constexpr (std::endian::native == std::endian::little) {
 #if defined(__SSE2__) && defined(__x86_64__)
+            // Bytes 6 and 8 in memory order are bits 48-55 of a and 0-7 of b.
+            a = (a & ~(std::uint64_t{0xF0} << 48)) | (std::uint64_t{0x40} << 48);  // version 4
+            b = (b & ~std::uint64_t{0xC0}) | 0x80;                                 // variant 10
             // From registers to the output: no stack copy for a load to wait on.
             __m128i first, second;
             detail::hex_of_16(_mm_set_epi64x(static_cast<long long>(b), static_cast<long long>(a)),
@@ -97,8 +105,8 @@ struct per_thread {
         unsigned char bytes[16];
         std::memcpy(bytes, &a, 8);
         std::memcpy(bytes + 8, &b, 8);
-        bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);  // (big-endian hosts)
-        bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);
+        bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);  // version 4
+        bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);  // variant 10
         char hex[32];
         detail::write_hex(bytes, sizeof bytes, hex);
         std::memcpy(out, hex, 8);
@@ -162,8 +170,10 @@ std::string new_uuid4() {
 }
 
 void new_uuid4(inline_string& out) {
+    per_thread& t = detail::pin_thread_local(state);
+    t.ready();  // may throw: before `out` is resized
     char* const p = out.resize_for_overwrite(uuid_size);
-    detail::pin_thread_local(state).write_uuid4(p);
+    t.write_uuid4(p);
 }
 
 std::string utc_now_iso8601() {
@@ -179,6 +189,7 @@ void utc_now_iso8601(inline_string& out) {
 
 void detail::fresh_id_and_date(inline_string& msg_id, inline_string& date) {
     per_thread& t = detail::pin_thread_local(state);  // the one lookup
+    t.ready();                                        // may throw: before either field is resized
     char* const id = msg_id.resize_for_overwrite(uuid_size);
     char* const d = date.resize_for_overwrite(detail::iso8601_size);
     t.write_uuid4(id);

@@ -72,11 +72,4 @@ inline bool equal_constant_time(const void* a, const void* b, std::size_t n) noe
     return diff == 0;
 }
 
-/// Zeroes p[0, n) in a way the compiler cannot drop as a dead store (inline, unlike
-/// OPENSSL_cleanse's call through a volatile pointer).
-inline void secure_zero(void* p, std::size_t n) noexcept {
-    std::memset(p, 0, n);
-    asm volatile("" : : "r"(p) : "memory");
-}
-
 }  // namespace zsession::detail

@@ -13,13 +13,15 @@ namespace {
 template <class H>  // header or const header
 auto fields_of(H& h) {
     using field = std::conditional_t<std::is_const_v<H>, const inline_string, inline_string>;
+    // The names come from header_field_names, so the readers' and writers' order is one.
+    const auto& n = header_field_names;
     return std::array<std::pair<std::string_view, field*>, 6>{{
-        {"msg_id", &h.msg_id},
-        {"msg_type", &h.msg_type},
-        {"username", &h.username},
-        {"session", &h.session},
-        {"date", &h.date},
-        {"version", &h.version},
+        {n[0], &h.msg_id},
+        {n[1], &h.msg_type},
+        {n[2], &h.username},
+        {n[3], &h.session},
+        {n[4], &h.date},
+        {n[5], &h.version},
     }};
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -19,26 +20,45 @@ constexpr std::size_t huge_page = std::size_t{2} << 20;
 }  // namespace
 
 void replay_history::free_memory::operator()(bucket* p) const {
+#if defined(__linux__)
+    if (mapped_bytes != 0) {
+        (void)munmap(p, mapped_bytes);
+        return;
+    }
+#endif
     std::free(p);
 }
 
-replay_history::bucket* replay_history::allocate_buckets(std::size_t n) {
-    // An index of 2 MiB or more is aligned to (and a multiple of) 2 MiB and asked to be
-    // backed by transparent huge pages: its lookups land anywhere in it, one TLB entry per
-    // 2 MiB instead of one per 4 KiB. Without them (not Linux, THP off) it is ordinary memory.
-    std::size_t bytes = n * sizeof(bucket);
-    std::size_t align = alignof(bucket);
-    if (bytes >= huge_page) {
-        align = huge_page;
-        bytes = (bytes + huge_page - 1) / huge_page * huge_page;
-    }
-    void* p = std::aligned_alloc(align, bytes);
-    if (p == nullptr) throw std::bad_alloc();
+replay_history::bucket_array replay_history::allocate_buckets(std::size_t n) {
+    const std::size_t bytes = n * sizeof(bucket);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (align == huge_page) (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure is fine
+    // An index of 2 MiB or more gets its own mapping, aligned to (and a multiple of) 2 MiB and
+    // asked to be backed by transparent huge pages: its lookups land anywhere in it, one TLB
+    // entry per 2 MiB instead of one per 4 KiB. Its own mapping, not malloc's memory: the
+    // hint must not outlive the index on heap memory malloc hands out later, and fresh
+    // anonymous pages are already zero, so nothing is touched before its first use (no
+    // compaction stall at construction). If mmap fails or THP is off it is ordinary memory.
+    if (bytes >= huge_page) {
+        const std::size_t size = (bytes + huge_page - 1) / huge_page * huge_page;
+        void* m = mmap(nullptr, size + huge_page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED) {
+            // Keep the 2 MiB-aligned `size` bytes inside the mapping, unmap the rest.
+            const auto base = reinterpret_cast<std::uintptr_t>(m);
+            const std::uintptr_t start = (base + huge_page - 1) / huge_page * huge_page;
+            if (start > base) (void)munmap(m, start - base);
+            const std::uintptr_t tail = base + size + huge_page - (start + size);
+            if (tail != 0) (void)munmap(reinterpret_cast<void*>(start + size), tail);
+            void* p = reinterpret_cast<void*>(start);
+            (void)madvise(p, size, MADV_HUGEPAGE);  // a hint: failure is fine
+            return bucket_array(static_cast<bucket*>(p), free_memory{size});
+        }
+    }
 #endif
+    void* p = std::aligned_alloc(alignof(bucket), bytes);  // bytes: a multiple of 64
+    if (p == nullptr) throw std::bad_alloc();
     std::memset(p, 0, bytes);
-    return static_cast<bucket*>(p);
+    return bucket_array(static_cast<bucket*>(p), free_memory{0});
 }
 
 replay_history::replay_history(std::size_t capacity, std::size_t digest_size,
@@ -52,7 +72,7 @@ replay_history::replay_history(std::size_t capacity, std::size_t digest_size,
     // (7 live) for under 1 % of the digests recorded, so second buckets are rarely read.
     if (bucket_count == 0) bucket_count = (capacity_ + 1) / 2;
     bucket_count = std::max<std::size_t>(2, std::bit_ceil(bucket_count));  // so shift_ < 64
-    buckets_.reset(allocate_buckets(bucket_count));
+    buckets_ = allocate_buckets(bucket_count);
     mask_ = bucket_count - 1;
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(bucket_count));
 }

@@ -58,7 +58,8 @@ class replay_history {
     // second bucket is remembered, the mark of its first bucket (its own number or a later
     // one) is live. So a lookup reads the first bucket's line and, only while its mark is
     // live (rare: the default size keeps buckets 2/7 full on average; with random digests
-    // 0.3 % go to a second bucket and 0.4 % of lookups read one, replay_test), the second's,
+    // 0.3 % go to a second bucket and 0.4 % of lookups read one; replay_test bounds them at
+    // 1 % and 2 %), the second's,
     // and prefetch_hex() can start that read before the HMAC is checked; the mark
     // expires by age, no write clears it (after the numbers' 32-bit wrap a stale mark may
     // look live: one needless read, never a wrong answer). The ring is read only on a tag
@@ -80,9 +81,11 @@ class replay_history {
     };
     static_assert(sizeof(bucket) == 64);
     struct free_memory {
+        std::size_t mapped_bytes;  // non-zero: an mmap'd range of this size, else malloc'd
         void operator()(bucket* p) const;
     };
-    static bucket* allocate_buckets(std::size_t n);  // zeroed: every entry and mark stale
+    using bucket_array = std::unique_ptr<bucket[], free_memory>;
+    static bucket_array allocate_buckets(std::size_t n);  // zeroed: every entry and mark stale
 
     std::uint64_t hash(const std::byte* digest) const;
     bool live(std::uint32_t seq) const {  // age 1..count_, in 32 bits
@@ -96,10 +99,10 @@ class replay_history {
 
     std::size_t capacity_, digest_size_;
     mutable std::mutex mutex_;
-    std::vector<std::byte> ring_;                     // capacity_ digests
-    std::unique_ptr<bucket[], free_memory> buckets_;  // a power of two of them
-    std::size_t mask_ = 0;                            // bucket count - 1
-    unsigned shift_ = 0;  // 64 - log2(bucket count): the second bucket's hash bits
+    std::vector<std::byte> ring_;  // capacity_ digests
+    bucket_array buckets_;         // a power of two of them
+    std::size_t mask_ = 0;         // bucket count - 1
+    unsigned shift_ = 0;           // 64 - log2(bucket count): the second bucket's hash bits
     struct spilled {
         std::uint64_t number;  // full number of a digest no bucket had room for
         std::uint32_t tag;
