@@ -216,11 +216,15 @@ void codec::parse(frames& in, std::size_t delim, const std::array<bytes_view, 4>
     }
 }
 
-message codec::decode(frames&& in) const {
+void codec::decode_into(frames& in, message& m) const {
     std::array<bytes_view, 4> parts;
     const std::size_t delim = verify(in, parts);
-    message m;
     parse(in, delim, parts, m);  // authenticated: only now parse
+}
+
+message codec::decode(frames&& in) const {
+    message m;
+    decode_into(in, m);
     return m;
 }
 

@@ -20,6 +20,7 @@
 
 #include "packer_common.hpp"
 #include "small_copy.hpp"
+#include "string_out.hpp"
 #include "text_util.hpp"
 #include "unique_keys.hpp"
 
@@ -251,29 +252,11 @@ inline void special_map(const unsigned char* s, std::size_t n, std::uint64_t* bi
 
 namespace {
 
-/// An output cursor over `out`: room is made with reserve(n) (growing `out`),
-/// then up to n bytes are written through put/append without further checks. The
-/// destructor trims `out` to what was written.
-class json_out {
+/// string_out with JSON's container closing.
+class json_out : public string_out {
   public:
-    explicit json_out(std::string& out) : out_(out), used_(out.size()) {}
-    /// Trims `out` to what was written, also when a usage_error leaves a partial document.
-    ~json_out() { out_.resize(used_); }
-    json_out(const json_out&) = delete;
-    json_out& operator=(const json_out&) = delete;
+    using string_out::string_out;
 
-    /// Makes room for `n` more bytes.
-    void reserve(std::size_t n) {
-        if (out_.size() - used_ < n) grow(n);
-    }
-    void put(char c) noexcept { out_[used_++] = c; }
-    void append(const char* p, std::size_t n) noexcept {
-        std::memcpy(out_.data() + used_, p, n);
-        used_ += n;
-    }
-    void append(std::string_view s) noexcept { append(s.data(), s.size()); }
-    char* cursor() noexcept { return out_.data() + used_; }
-    void advance(std::size_t n) noexcept { used_ += n; }
     /// Replaces a trailing ',' (after the last member of a container) by `c`, or appends it.
     void close(char c) {
         if (out_[used_ - 1] == ',') {
@@ -285,14 +268,6 @@ class json_out {
     }
     /// Drops the last byte written (the ',' after the top-level value).
     void unput() noexcept { --used_; }
-
-  private:
-    /// Within the capacity (the codec's scratch keeps it) this only zero-fills the new bytes;
-    /// past it, std::string grows geometrically.
-    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(used_ + n + 256); }
-
-    std::string& out_;
-    std::size_t used_;
 };
 
 constexpr char upper_hex[] = "0123456789ABCDEF";

@@ -7,6 +7,7 @@
 #include "msgpack_reader.hpp"
 #include "packer_common.hpp"
 #include "small_copy.hpp"
+#include "string_out.hpp"
 #include "text_util.hpp"
 
 namespace zsession::detail {
@@ -16,37 +17,6 @@ namespace {
 struct string_writer {
     std::string& out;
     void write(const char* p, std::size_t n) { out.append(p, n); }
-};
-
-/// An output cursor over `out`: room(n) makes room for n more bytes (growing `out`) and
-/// returns where they go; the writer then writes up to n bytes and calls done(end). The
-/// destructor trims `out` to what was written.
-class msgpack_out {
-  public:
-    explicit msgpack_out(std::string& out) : out_(out), used_(out.size()) {}
-    ~msgpack_out() { out_.resize(used_); }
-    msgpack_out(const msgpack_out&) = delete;
-    msgpack_out& operator=(const msgpack_out&) = delete;
-
-    char* room(std::size_t n) {
-        if (out_.size() - used_ < n) grow(n);
-        return out_.data() + used_;
-    }
-    void done(const char* end) noexcept { used_ = static_cast<std::size_t>(end - out_.data()); }
-    /// `out` trimmed to what was written, for msgpack-c's packer to append to; resume()
-    /// continues after what it appended.
-    std::string& appendable() {
-        out_.resize(used_);
-        return out_;
-    }
-    void resume() noexcept { used_ = out_.size(); }
-
-  private:
-    /// Within the capacity (the codec's scratch keeps it) this only zero-fills the new bytes.
-    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(used_ + n + 256); }
-
-    std::string& out_;
-    std::size_t used_;
 };
 
 /// Writes `tag` then the low `bytes` bytes of `v`, big-endian, at p; returns the end.
@@ -88,8 +58,8 @@ char* put_container(char* p, bool map, std::uint32_t n) noexcept {
     return put_be(p, map ? 0xdf : 0xdd, n, 4);
 }
 
-/// Writes the types msgpack_out does not write itself (floats, bin, ext) through msgpack-c.
-[[gnu::noinline]] void write_other(msgpack_out& w, const msgpack::object& o) {
+/// Writes the types write_object does not write itself (floats, bin, ext) through msgpack-c.
+[[gnu::noinline]] void write_other(string_out& w, const msgpack::object& o) {
     namespace type = msgpack::type;
     string_writer sw{w.appendable()};
     msgpack::packer<string_writer> pk(sw);
@@ -137,7 +107,7 @@ char* write_str_header(char* p, std::size_t n) noexcept {
 /// Writes `o` in msgpack's smallest form, the bytes msgpack::pack(o) writes, straight into
 /// the output (msgpack-c's packer appends each token to the string, a call and a memcpy
 /// each, and its generic visitor keeps a heap-allocated stack per call).
-void write_object(msgpack_out& w, const msgpack::object& o, std::size_t depth) {
+void write_object(string_out& w, const msgpack::object& o, std::size_t depth) {
     namespace type = msgpack::type;
     switch (o.type) {
         case type::NIL:
@@ -209,7 +179,7 @@ void msgpack_pack_map(const msgpack::object& obj, std::string& out, const char* 
     if (obj.type == msgpack::type::NIL) {
         out.push_back(static_cast<char>(0x80));  // {}
     } else if (obj.type == msgpack::type::MAP) {
-        msgpack_out w(out);
+        string_out w(out);
         write_object(w, obj, 0);
     } else {
         throw usage_error(std::string(what) + " must be a map");

@@ -246,11 +246,9 @@ bool session::receive(zmq::socket_ref socket, zmq::recv_flags flags, std::option
     frames& in = scratch.get();
     try {
         if (!receive_into(socket, flags, options_.limits, in, counters_->bytes_in)) return false;
-        // codec::decode's work, parsed straight into `out` (no move of the whole message).
-        std::array<bytes_view, 4> maps;
-        const std::size_t delim = codec_.verify(in, maps);
+        // Decoded straight into `out` (no move of the whole message).
         try {
-            codec_.parse(in, delim, maps, out.emplace());
+            codec_.decode_into(in, out.emplace());
         } catch (...) {
             out.reset();
             throw;

@@ -16,9 +16,6 @@
 
 namespace zsession::detail {
 
-/// Lower-case hex digits.
-inline constexpr char hex_digits[] = "0123456789abcdef";
-
 /// The big-endian unsigned integer in p[0, n), n <= 8. The caller checked the bounds.
 inline std::uint64_t read_be(const unsigned char* p, std::size_t n) noexcept {
     std::uint64_t v = 0;

@@ -66,6 +66,10 @@ class codec {
   private:
     friend class session;  // decodes straight into the message it returns
     struct impl;
+    /// decode(), into `m` (a default-constructed message): what session::receive uses to
+    /// parse straight into its result (a message is ~900 bytes: no move). `m` is
+    /// unspecified when this throws.
+    void decode_into(frames& in, message& m) const;
     /// Checks layout, sizes, signature and replay history of `in`; returns the delimiter's
     /// index and sets `maps` to the four map frames' bytes. Parses nothing.
     std::size_t verify(const frames& in, std::array<bytes_view, 4>& maps) const;
