@@ -5,7 +5,11 @@
 // Ablations (this benchmark's own options): --unsigned, sessions without a key (no HMAC, no
 // replay history), records with impl "session_unsigned"; --no-replay, signed sessions with
 // replay_history = 0, impl "session_no_replay". They measure what signing and the replay
-// history cost in the round trip.
+// history cost in the round trip. --floor measures no session at all: raw cppzmq moving the
+// same frames, where the sender also signs them (HMAC-SHA256 of the four maps, hex, into the
+// signature frame) and the receiver keeps every frame and checks the signature, impl
+// "raw_hmac". That is the least any signed Jupyter peer must do per message, so its ratio is
+// the floor under the session's.
 //
 // Pinned by default (--no-pin to disable): on a VM, two threads blocking on different vCPUs
 // pay a cross-CPU wake-up (~35 us) per hop that hides everything else. Session and raw run
@@ -13,10 +17,21 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <map>
 #include <thread>
 
+#include <zmq_addon.hpp>
+
+#include "../src/hex.hpp"
 #include "common.hpp"
+
+// The low-level SHA256_* functions (deprecated in OpenSSL 3, still supported) give the
+// fastest HMAC-SHA256: the key's pad states are hashed once and copied per message.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 // Defined only in latency_allocs (alloc_count.cpp): heap allocations so far, all threads.
 extern "C" [[gnu::weak]] unsigned long long zsession_bench_allocations() noexcept;
@@ -30,6 +45,49 @@ unsigned long long allocations() {
 
 using clock_type = std::chrono::steady_clock;
 using zsession::send_mode;
+
+/// --floor: HMAC-SHA256 of frames 2-5 (header, parent, metadata, content) of a message
+/// [<IDS|MSG>, signature, maps..., buffers...], written into or checked against frame 1 as
+/// lowercase hex, as Jupyter signs. Nothing else of a session.
+class hmac_floor {
+  public:
+    explicit hmac_floor(std::string_view key) {
+        unsigned char block[SHA256_CBLOCK] = {}, pad[SHA256_CBLOCK];
+        std::memcpy(block, key.data(), std::min(key.size(), sizeof block));  // key < 64 B
+        for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x36;
+        SHA256_Init(&inner_);
+        SHA256_Update(&inner_, pad, sizeof pad);
+        for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x5c;
+        SHA256_Init(&outer_);
+        SHA256_Update(&outer_, pad, sizeof pad);
+    }
+    void sign(zsession::frames& f) const {
+        unsigned char d[SHA256_DIGEST_LENGTH];
+        mac(f, d);
+        if (f[1].size() != 2 * sizeof d) f[1].rebuild(2 * sizeof d);  // raw_message's is
+        zsession::detail::write_hex(d, sizeof d, f[1].data<char>());
+    }
+    bool verify(const zsession::frames& f) const {
+        if (f.size() < 6 || f[1].size() != 2 * SHA256_DIGEST_LENGTH) return false;
+        unsigned char d[SHA256_DIGEST_LENGTH];
+        char hex[2 * sizeof d];
+        mac(f, d);
+        zsession::detail::write_hex(d, sizeof d, hex);
+        return zsession::detail::equal_constant_time(hex, f[1].data(), sizeof hex);
+    }
+
+  private:
+    void mac(const zsession::frames& f, unsigned char* out) const {
+        SHA256_CTX c = inner_;
+        for (std::size_t i = 2; i < 6; ++i) SHA256_Update(&c, f[i].data(), f[i].size());
+        unsigned char inner_digest[SHA256_DIGEST_LENGTH];
+        SHA256_Final(inner_digest, &c);
+        c = outer_;
+        SHA256_Update(&c, inner_digest, sizeof inner_digest);
+        SHA256_Final(out, &c);
+    }
+    SHA256_CTX inner_, outer_;
+};
 
 struct reply_content {
     std::string status = "ok";
@@ -46,6 +104,7 @@ struct exchange {
     msgpack::object reply_obj{reply_content{}, zone};
     std::unique_ptr<bench::raw_message> raw_request, raw_reply;
     send_mode mode;
+    const hmac_floor* floor = nullptr;  // --floor: its round trips stand in for the session's
 
     exchange(const zsession::session& session, const bench::payload* b) : s(session), buf(b) {
         zsession::message req = request();
@@ -68,6 +127,7 @@ struct exchange {
 
     // Client side of one round trip, in microseconds.
     double session_round_trip(zmq::socket_ref sock) const {
+        if (floor) return floor_round_trip(sock);
         const auto t0 = clock_type::now();
         s.send(sock, request());
         (void)s.recv(sock);
@@ -80,10 +140,42 @@ struct exchange {
         (void)bench::raw_recv(sock);
         return std::chrono::duration<double, std::micro>(clock_type::now() - t0).count();
     }
+    // --floor: raw frames, signed by the sender, every frame kept and checked by the receiver.
+    double floor_round_trip(zmq::socket_ref sock) const {
+        thread_local zsession::frames out, in;
+        const auto t0 = clock_type::now();
+        zsession::buffer b = buf ? buf->next() : zsession::buffer();
+        out.clear();
+        raw_request->build_into(out, buf ? &b : nullptr, mode);
+        floor->sign(out);
+        (void)zmq::send_multipart(sock, out);
+        in.clear();
+        (void)zmq::recv_multipart(sock, std::back_inserter(in));
+        check_signature(in);
+        return std::chrono::duration<double, std::micro>(clock_type::now() - t0).count();
+    }
+    void floor_serve_one(zmq::socket_ref sock) const {
+        thread_local zsession::frames out, in;
+        in.clear();
+        (void)zmq::recv_multipart(sock, std::back_inserter(in));
+        check_signature(in);
+        out.clear();
+        raw_reply->build_into(out, nullptr, mode);
+        floor->sign(out);
+        (void)zmq::send_multipart(sock, out);
+    }
+    void check_signature(const zsession::frames& f) const {
+        if (!floor->verify(f)) {
+            std::fprintf(stderr, "latency_bench --floor: a signature did not verify\n");
+            std::abort();
+        }
+    }
     // Server side of `n` round trips.
     void serve(zmq::socket_ref sock, bool session, int n) const {
         for (int i = 0; i < n; ++i) {
-            if (session) {
+            if (session && floor) {
+                floor_serve_one(sock);
+            } else if (session) {
                 s.send(sock, reply(*s.recv(sock)));
             } else {
                 (void)bench::raw_recv(sock);
@@ -109,7 +201,7 @@ struct exchange {
 };
 
 /// Which session the benchmark measures against raw: the default, or an ablation.
-enum class variant { signed_, unsigned_, no_replay };
+enum class variant { signed_, unsigned_, no_replay, floor };
 
 void run(const bench::options& o, variant v, zmq::context_t& ctx, const std::string& transport,
          const bench::payload* buf) {
@@ -122,8 +214,11 @@ void run(const bench::options& o, variant v, zmq::context_t& ctx, const std::str
     }
     const char* impl = v == variant::signed_     ? "session"
                        : v == variant::unsigned_ ? "session_unsigned"
-                                                 : "session_no_replay";
+                       : v == variant::no_replay ? "session_no_replay"
+                                                 : "raw_hmac";
     exchange ex(s, buf);
+    const hmac_floor floor(bench::key);
+    if (v == variant::floor) ex.floor = &floor;
     zsession::detail::loopback_pair pair(ctx, transport);
     const int per_block = o.by_mode(50, 1000);
     const unsigned blocks = o.repeats_or(2, 20);
@@ -181,15 +276,17 @@ int main(int argc, char** argv) {
     const auto take = [&args](std::string_view flag) {
         return std::erase_if(args, [flag](const char* a) { return a == flag; }) != 0;
     };
-    const bool unsigned_ = take("--unsigned"), no_replay = take("--no-replay");
+    const bool unsigned_ = take("--unsigned"), no_replay = take("--no-replay"),
+               floor = take("--floor");
     const bench::options o = bench::start(static_cast<int>(args.size()), args.data(), true,
-                                          "          [--unsigned | --no-replay]\n");
-    if (unsigned_ && no_replay) {
-        std::fprintf(stderr, "--unsigned and --no-replay exclude each other\n");
+                                          "          [--unsigned | --no-replay | --floor]\n");
+    if (unsigned_ + no_replay + floor > 1) {
+        std::fprintf(stderr, "--unsigned, --no-replay and --floor exclude each other\n");
         return 2;
     }
     const variant v = unsigned_   ? variant::unsigned_
                       : no_replay ? variant::no_replay
+                      : floor     ? variant::floor
                                   : variant::signed_;
     zmq::context_t ctx;  // after pinning: libzmq's I/O thread inherits the CPU
     const bench::payload buf(4096);

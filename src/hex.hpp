@@ -42,12 +42,13 @@ inline void write_hex(const unsigned char* in, std::size_t n, char* out) noexcep
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i + 16), second);
     }
 #endif
-    for (; i < n; ++i) {
-        for (int k = 0; k < 2; ++k) {
-            const unsigned x = k == 0 ? in[i] >> 4 : in[i] & 0xFu;
-            // 39 = 'a' - '0' - 10, added when x > 9: (9 - x) >> 8 is all ones exactly then.
-            out[2 * i + k] = static_cast<char>('0' + x + (((9u - x) >> 8) & 39u));
-        }
+    // 39 = 'a' - '0' - 10, added when x > 9: (9 - x) >> 8 is all ones exactly then.
+    const auto digit = [](unsigned x) {
+        return static_cast<char>('0' + x + (((9u - x) >> 8) & 39u));
+    };
+    for (char* o = out + 2 * i; i < n; ++i) {
+        *o++ = digit(in[i] >> 4);
+        *o++ = digit(in[i] & 0xFu);
     }
 }
 
