@@ -218,7 +218,14 @@ void run(const bench::options& o, variant v, zmq::context_t& ctx, const std::str
                                                  : "raw_hmac";
     exchange ex(s, buf);
     const hmac_floor floor(bench::key);
-    if (v == variant::floor) ex.floor = &floor;
+    if (v == variant::floor) {
+        // The floor must sign exactly as the session does: it checks a session-signed message.
+        if (!floor.verify(s.encode(ex.request()))) {
+            std::fprintf(stderr, "latency_bench --floor: its HMAC differs from the session's\n");
+            std::exit(1);
+        }
+        ex.floor = &floor;
+    }
     zsession::detail::loopback_pair pair(ctx, transport);
     const int per_block = o.by_mode(50, 1000);
     const unsigned blocks = o.repeats_or(2, 20);
