@@ -74,16 +74,16 @@ struct per_thread {
         return result;
     }
 
-    /// Writes a version 4 UUID's 36 characters to out[0, 36): 16 random bytes in memory
-    /// order (the two words little-endian), version and variant bits set, hexed, dashed.
     /// Seeds the generator if this thread has not yet, or has since forked. Throws what
-    /// std::random_device throws; callers call it before writing anything.
+    /// std::random_device throws: callers call it before they write anything.
     void ready() {
         if (generation != fork_generation.load(std::memory_order_relaxed)) seed();
     }
 
-    void write_uuid4(char* out) {
-        ready();
+    /// Writes a version 4 UUID's 36 characters to out[0, 36): 16 random bytes in memory
+    /// order (the two words little-endian), version and variant bits set, hexed, dashed.
+    /// The caller called ready().
+    void write_uuid4(char* out) noexcept {
         std::uint64_t a = next(), b = next();
         if constexpr (std::endian::native == std::endian::little) {
 #if defined(__SSE2__) && defined(__x86_64__)
@@ -164,8 +164,10 @@ thread_local per_thread state;
 }  // namespace
 
 std::string new_uuid4() {
+    per_thread& t = detail::pin_thread_local(state);
+    t.ready();
     std::string out(uuid_size, '\0');
-    detail::pin_thread_local(state).write_uuid4(out.data());
+    t.write_uuid4(out.data());
     return out;
 }
 

@@ -59,10 +59,9 @@ class replay_history {
     // one) is live. So a lookup reads the first bucket's line and, only while its mark is
     // live (rare: the default size keeps buckets 2/7 full on average; with random digests
     // 0.3 % go to a second bucket and 0.4 % of lookups read one; replay_test bounds them at
-    // 1 % and 2 %), the second's,
-    // and prefetch_hex() can start that read before the HMAC is checked; the mark
-    // expires by age, no write clears it (after the numbers' 32-bit wrap a stale mark may
-    // look live: one needless read, never a wrong answer). The ring is read only on a tag
+    // 1 % and 2 %), the second's, and prefetch_hex() can start that read before the HMAC is
+    // checked; the mark expires by age, no write clears it (after the numbers' 32-bit wrap a stale
+    // mark may look live: one needless read, never a wrong answer). The ring is read only on a tag
     // match; a match counts only when the ring slot of a live number holds the same bytes, so
     // a stale entry that looks live after the wrap can never make a false replay. When both
     // buckets are full the number goes to `spill_`, checked on every lookup while it is not

@@ -40,7 +40,7 @@ const std::int64_t int_edges[] = {0,
 const std::size_t size_edges[] = {0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536};
 
 void random_value(packer& pk, std::mt19937& rng, int depth) {
-    const std::string text(70000, 'x');
+    static const std::string text(70000, 'x');
     switch (rng() % (depth > 3 ? 9 : 11)) {
         case 0:
             pk.pack_nil();
